@@ -1,0 +1,718 @@
+"""SIP messages: parse bytes into requests and responses, serialize them back.
+
+The header section is decoded once as UTF-8 with ``surrogateescape`` so that any
+byte sequence survives a round trip exactly: an untouched header leaves as the
+very bytes it came in as. Header values are parsed lazily, only when asked for
+(a proxy that reads Via, CSeq and Route does not pay for Contact).
+
+Everything here is pure: no sockets, no clocks, no logging.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterator
+
+from ..errors import ParseError
+from .nameaddr import NameAddr, parse_name_addr, parse_params, split_header_values
+
+MAX_MESSAGE_SIZE = 65535
+ENCODING = "utf-8"
+ERRORS = "surrogateescape"
+
+# RFC 3261 7.3.3 and later RFCs: compact header forms, mapped to full names.
+COMPACT_FORMS = {
+    "a": "accept-contact",
+    "b": "referred-by",
+    "c": "content-type",
+    "d": "request-disposition",
+    "e": "content-encoding",
+    "f": "from",
+    "i": "call-id",
+    "j": "reject-contact",
+    "k": "supported",
+    "l": "content-length",
+    "m": "contact",
+    "n": "identity-info",
+    "o": "event",
+    "r": "refer-to",
+    "s": "subject",
+    "t": "to",
+    "u": "allow-events",
+    "v": "via",
+    "x": "session-expires",
+    "y": "identity",
+}
+
+# Headers whose value may hold several comma-separated elements (RFC 3261 7.3.1).
+# Everything else (e.g. WWW-Authenticate, Date, From) is a single value.
+MULTI_VALUE_HEADERS = frozenset(
+    {
+        "via", "contact", "route", "record-route", "allow", "supported", "require",
+        "proxy-require", "unsupported", "accept", "accept-encoding", "accept-language",
+        "content-encoding", "path", "allow-events", "p-asserted-identity",
+        "in-reply-to", "content-language",
+    }
+)
+
+# The canonical spelling we use when *we* add a header by its lower-case name.
+CANONICAL_NAMES = {
+    "call-id": "Call-ID",
+    "cseq": "CSeq",
+    "www-authenticate": "WWW-Authenticate",
+    "mime-version": "MIME-Version",
+}
+
+TOKEN_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
+)
+
+
+def canonical_name(name: str) -> str:
+    """'record-route' -> 'Record-Route'; keeps the special spellings (Call-ID, CSeq)."""
+    key = name.lower()
+    found = CANONICAL_NAMES.get(key)
+    if found:
+        return found
+    return "-".join(part[:1].upper() + part[1:] for part in key.split("-"))
+
+
+@lru_cache(maxsize=512)
+def normalize_name(name: str) -> str:
+    """Header name as we look it up: lower-case full name (compact forms expanded)."""
+    key = name.strip().lower()
+    return COMPACT_FORMS.get(key, key)
+
+
+class Header:
+    """One header line: ``name`` (normalized), ``value`` (unfolded, stripped) and ``raw``.
+
+    ``raw`` is the full line(s) as received, without the final CRLF; it is what
+    serialization writes, so an untouched header leaves byte for byte.
+    Treat instances as immutable: replace a header to change it.
+    """
+
+    __slots__ = ("name", "value", "raw")
+
+    def __init__(self, name: str, value: str, raw: str) -> None:
+        self.name = name
+        self.value = value
+        self.raw = raw
+
+    @classmethod
+    def make(cls, name: str, value: str) -> "Header":
+        """A header we create: canonical spelling unless the caller gave a spelling."""
+        spelled = name if any(c.isupper() for c in name) else canonical_name(name)
+        return cls(normalize_name(name), value, f"{spelled}: {value}")
+
+    def values(self) -> list[str]:
+        """The comma-separated elements of this header line (for multi-value headers)."""
+        if self.name in MULTI_VALUE_HEADERS:
+            return split_header_values(self.value)
+        return [self.value]
+
+    def __repr__(self) -> str:
+        return f"Header({self.raw!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """One Via element: ``SIP/2.0/UDP host:port;branch=...``."""
+
+    protocol: str  # e.g. "SIP/2.0/UDP"
+    host: str
+    port: int | None
+    params: tuple[tuple[str, str | None], ...]
+    raw: str
+
+    @property
+    def transport(self) -> str:
+        return self.protocol.rsplit("/", 1)[-1].upper()
+
+    def param(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.params:
+            if key.lower() == name:
+                return "" if value is None else value
+        return None
+
+    def has_param(self, name: str) -> bool:
+        return self.param(name) is not None
+
+    @property
+    def branch(self) -> str | None:
+        return self.param("branch")
+
+    @property
+    def received(self) -> str | None:
+        return self.param("received")
+
+    @property
+    def rport(self) -> str | None:
+        """None when absent, '' when present without value (a request for rport)."""
+        return self.param("rport")
+
+    @property
+    def sent_by(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    def with_params(self, changes: dict[str, str | None]) -> "Via":
+        """A copy with params set (value None = present without value); order kept, new ones appended."""
+        params = []
+        pending = dict((k.lower(), (k, v)) for k, v in changes.items())
+        for key, value in self.params:
+            low = key.lower()
+            if low in pending:
+                params.append(pending.pop(low))
+            else:
+                params.append((key, value))
+        params.extend(pending.values())
+        return Via(self.protocol, self.host, self.port, tuple(params), raw="")
+
+    def __str__(self) -> str:
+        if self.raw:
+            return self.raw
+        text = f"{self.protocol} {self.sent_by}"
+        for key, value in self.params:
+            text += f";{key}" if value is None else f";{key}={value}"
+        return text
+
+
+@lru_cache(maxsize=2048)
+def parse_via(text: str) -> Via:
+    """Parse one Via element (no commas)."""
+    text = text.strip()
+    proto, sep, rest = text.partition("/")
+    if not sep:
+        raise ParseError("bad Via: no protocol")
+    # protocol is "SIP / 2.0 / UDP" with optional LWS around slashes
+    version, sep, rest = rest.partition("/")
+    if not sep:
+        raise ParseError("bad Via: no transport")
+    rest = rest.lstrip()
+    i = 0
+    while i < len(rest) and rest[i] not in " \t":
+        i += 1
+    transport = rest[:i]
+    sent_by_and_params = rest[i:].strip()
+    if proto.strip().upper() != "SIP" or version.strip() != "2.0" or not transport:
+        raise ParseError("bad Via: unsupported protocol")
+    if not sent_by_and_params:
+        raise ParseError("bad Via: no sent-by")
+    sent_by, _, params_text = sent_by_and_params.partition(";")
+    sent_by = sent_by.strip()
+    host, port = split_host_port(sent_by, "Via")
+    params = parse_params(params_text) if params_text else ()
+    return Via(f"SIP/2.0/{transport.upper()}", host, port, params, raw=text)
+
+
+def split_host_port(text: str, what: str) -> tuple[str, int | None]:
+    """'host:port' / '[v6]:port' / 'host' -> (host, port or None); ParseError if broken."""
+    if not text:
+        raise ParseError(f"bad {what}: empty host")
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ParseError(f"bad {what}: unterminated IPv6 reference")
+        host, rest = text[: end + 1], text[end + 1 :]
+        if not rest:
+            return host, None
+        if not rest.startswith(":"):
+            raise ParseError(f"bad {what}: junk after IPv6 reference")
+        port_text = rest[1:]
+    else:
+        host, sep, port_text = text.partition(":")
+        if not sep:
+            port_text = ""
+            if not _valid_host(host):
+                raise ParseError(f"bad {what}: bad host")
+            return host, None
+        if not _valid_host(host):
+            raise ParseError(f"bad {what}: bad host")
+    if not port_text.isdigit() or len(port_text) > 5 or int(port_text) > 65535:
+        raise ParseError(f"bad {what}: bad port")
+    return host, int(port_text)
+
+
+def _valid_host(host: str) -> bool:
+    if not host:
+        return False
+    for ch in host:
+        if not (ch.isalnum() or ch in "-._") or ord(ch) > 127:
+            return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class CSeq:
+    number: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.method}"
+
+
+def parse_cseq(text: str) -> CSeq:
+    number, _, method = text.strip().partition(" ")
+    method = method.strip()
+    if not number.isdigit() or len(number) > 10 or not method or not _is_token(method):
+        raise ParseError("bad CSeq")
+    value = int(number)
+    if value >= 2**31:
+        raise ParseError("bad CSeq: number too large")
+    return CSeq(value, method)
+
+
+def _is_token(text: str) -> bool:
+    return bool(text) and all(ch in TOKEN_CHARS for ch in text)
+
+
+class SipMessage:
+    """Common part of requests and responses: an ordered list of headers and a body."""
+
+    __slots__ = ("headers", "body", "_cache")
+
+    is_request = False
+
+    def __init__(self, headers: list[Header], body: bytes = b"") -> None:
+        self.headers = headers
+        self.body = body
+        self._cache: dict[str, object] = {}
+
+    # -- header access ------------------------------------------------------
+    def get(self, name: str) -> str | None:
+        """Value of the first header of that name (compact forms understood)."""
+        key = normalize_name(name)
+        for header in self.headers:
+            if header.name == key:
+                return header.value
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        """Values of every header line of that name, in order (lines not split)."""
+        key = normalize_name(name)
+        return [h.value for h in self.headers if h.name == key]
+
+    def get_values(self, name: str) -> list[str]:
+        """Every comma-separated element of every header of that name, in order."""
+        key = normalize_name(name)
+        out: list[str] = []
+        for header in self.headers:
+            if header.name == key:
+                out.extend(header.values())
+        return out
+
+    def has(self, name: str) -> bool:
+        key = normalize_name(name)
+        return any(h.name == key for h in self.headers)
+
+    def find(self, name: str) -> Iterator[tuple[int, Header]]:
+        key = normalize_name(name)
+        for index, header in enumerate(self.headers):
+            if header.name == key:
+                yield index, header
+
+    # -- header changes -----------------------------------------------------
+    def _changed(self) -> None:
+        self._cache.clear()
+
+    def add_header(self, name: str, value: str, first: bool = False) -> None:
+        """Append (or with first=True, prepend) a header line."""
+        header = Header.make(name, value)
+        if first:
+            self.headers.insert(0, header)
+        else:
+            self.headers.append(header)
+        self._changed()
+
+    def insert_header(self, index: int, name: str, value: str) -> None:
+        self.headers.insert(index, Header.make(name, value))
+        self._changed()
+
+    def add_raw_header(self, line: str, first: bool = False) -> None:
+        """Add a header from its full text 'Name: value' (as script functions give it)."""
+        name, sep, value = line.partition(":")
+        if not sep or not _is_token(name.strip()):
+            raise ParseError("bad header line")
+        header = Header(normalize_name(name), value.strip(), line.rstrip("\r\n"))
+        if first:
+            self.headers.insert(0, header)
+        else:
+            self.headers.append(header)
+        self._changed()
+
+    def remove_headers(self, name: str) -> int:
+        """Remove every header of that name; returns how many were removed."""
+        key = normalize_name(name)
+        before = len(self.headers)
+        self.headers = [h for h in self.headers if h.name != key]
+        removed = before - len(self.headers)
+        if removed:
+            self._changed()
+        return removed
+
+    def set_header(self, name: str, value: str) -> None:
+        """Replace the first header of that name (keeping its place) or append one."""
+        key = normalize_name(name)
+        for index, header in enumerate(self.headers):
+            if header.name == key:
+                spelled = header.raw.partition(":")[0].strip()
+                self.headers[index] = Header(key, value, f"{spelled}: {value}")
+                self._changed()
+                return
+        self.add_header(name, value)
+
+    def replace_header_at(self, index: int, value: str) -> None:
+        header = self.headers[index]
+        spelled = header.raw.partition(":")[0].strip()
+        self.headers[index] = Header(header.name, value, f"{spelled}: {value}")
+        self._changed()
+
+    def remove_first_value(self, name: str) -> str | None:
+        """Remove the first comma-separated element of a header (e.g. top Via or Route).
+
+        Returns the removed element. The header line goes away when it held only
+        that element; otherwise the line is rewritten with the rest.
+        """
+        key = normalize_name(name)
+        for index, header in enumerate(self.headers):
+            if header.name != key:
+                continue
+            values = header.values()
+            if len(values) <= 1:
+                del self.headers[index]
+            else:
+                self.replace_header_at(index, ", ".join(values[1:]))
+            self._changed()
+            return values[0] if values else None
+        return None
+
+    # -- parsed views (cached until the headers change) --------------------
+    def _cached(self, key: str, build):  # type: ignore[no-untyped-def]
+        cache = self._cache
+        if key in cache:
+            return cache[key]
+        value = build()
+        cache[key] = value
+        return value
+
+    @property
+    def vias(self) -> list[Via]:
+        return self._cached("vias", lambda: [parse_via(v) for v in self.get_values("via")])
+
+    @property
+    def via1(self) -> Via:
+        vias = self.vias
+        if not vias:
+            raise ParseError("missing Via")
+        return vias[0]
+
+    @property
+    def call_id(self) -> str:
+        value = self.get("call-id")
+        if not value:
+            raise ParseError("missing Call-ID")
+        return value
+
+    @property
+    def cseq(self) -> CSeq:
+        def build() -> CSeq:
+            value = self.get("cseq")
+            if value is None:
+                raise ParseError("missing CSeq")
+            return parse_cseq(value)
+
+        return self._cached("cseq", build)
+
+    @property
+    def from_(self) -> NameAddr:
+        return self._cached("from", lambda: self._name_addr("from"))
+
+    @property
+    def to(self) -> NameAddr:
+        return self._cached("to", lambda: self._name_addr("to"))
+
+    def _name_addr(self, name: str) -> NameAddr:
+        value = self.get(name)
+        if value is None:
+            raise ParseError(f"missing {canonical_name(name)}")
+        return parse_name_addr(value)
+
+    @property
+    def from_tag(self) -> str | None:
+        return self.from_.tag
+
+    @property
+    def to_tag(self) -> str | None:
+        return self.to.tag
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        return self._cached(
+            "contact", lambda: [parse_name_addr(v) for v in self.get_values("contact")]
+        )
+
+    @property
+    def routes(self) -> list[NameAddr]:
+        return self._cached(
+            "route", lambda: [parse_name_addr(v) for v in self.get_values("route")]
+        )
+
+    @property
+    def record_routes(self) -> list[NameAddr]:
+        return self._cached(
+            "record-route",
+            lambda: [parse_name_addr(v) for v in self.get_values("record-route")],
+        )
+
+    def int_header(self, name: str) -> int | None:
+        """A header holding a non-negative integer (Expires, Max-Forwards...); ParseError if bad."""
+        value = self.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.isdigit() or len(value) > 10:
+            raise ParseError(f"bad {canonical_name(name)}")
+        return int(value)
+
+    # -- serialization (first_line() comes from Request / Response) ---------
+    def head_text(self) -> str:
+        """Start line and headers as text, with a Content-Length that fits the body."""
+        lines = [self.first_line()]  # type: ignore[attr-defined]
+        length = len(self.body)
+        has_length = False
+        for header in self.headers:
+            if header.name == "content-length":
+                if has_length:
+                    continue
+                has_length = True
+                if header.value != str(length):
+                    spelled = header.raw.partition(":")[0].strip()
+                    lines.append(f"{spelled}: {length}")
+                    continue
+            lines.append(header.raw)
+        if not has_length:
+            lines.append(f"Content-Length: {length}")
+        lines.append("")
+        lines.append("")
+        return "\r\n".join(lines)
+
+    def to_bytes(self) -> bytes:
+        return self.head_text().encode(ENCODING, ERRORS) + self.body
+
+    def __bytes__(self) -> bytes:
+        return self.to_bytes()
+
+
+class Request(SipMessage):
+    __slots__ = ("method", "ruri", "version")
+
+    is_request = True
+
+    def __init__(
+        self,
+        method: str,
+        ruri: str,
+        headers: list[Header],
+        body: bytes = b"",
+        version: str = "SIP/2.0",
+    ) -> None:
+        super().__init__(headers, body)
+        self.method = method
+        self.ruri = ruri
+        self.version = version
+
+    def first_line(self) -> str:
+        return f"{self.method} {self.ruri} {self.version}"
+
+    def copy(self) -> "Request":
+        """A copy whose header list can change independently (headers are shared, immutable)."""
+        return Request(self.method, self.ruri, list(self.headers), self.body, self.version)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.ruri}>"
+
+
+class Response(SipMessage):
+    __slots__ = ("status", "reason", "version")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: list[Header],
+        body: bytes = b"",
+        version: str = "SIP/2.0",
+    ) -> None:
+        super().__init__(headers, body)
+        self.status = status
+        self.reason = reason
+        self.version = version
+
+    @property
+    def method(self) -> str:
+        """The CSeq method: what OpenSIPS's $rm gives for a reply."""
+        return self.cseq.method
+
+    def first_line(self) -> str:
+        return f"{self.version} {self.status} {self.reason}"
+
+    def copy(self) -> "Response":
+        return Response(self.status, self.reason, list(self.headers), self.body, self.version)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason}>"
+
+
+# -- parsing -------------------------------------------------------------------
+
+REQUIRED_REQUEST_HEADERS = ("via", "from", "to", "call-id", "cseq")
+
+
+def parse(data: bytes, stream: bool = False) -> SipMessage:
+    """Parse one SIP message from bytes.
+
+    ``stream`` is True for messages framed by a stream transport (the caller
+    already cut exactly one message), where a missing Content-Length is an error
+    (RFC 3261 18.3); over UDP it defaults to the rest of the datagram.
+
+    Raises ParseError (with the SIP status to answer a request with) and nothing else.
+    """
+    try:
+        return _parse(data, stream)
+    except ParseError:
+        raise
+    except (ValueError, IndexError, UnicodeError, OverflowError) as exc:  # defensive
+        raise ParseError(f"malformed message: {exc.__class__.__name__}") from None
+
+
+def _parse(data: bytes, stream: bool) -> SipMessage:
+    if len(data) > MAX_MESSAGE_SIZE:
+        raise ParseError("Message Too Large", 513)
+    end = data.find(b"\r\n\r\n")
+    sep_len = 4
+    if end < 0:
+        # tolerate bare-LF senders (and a missing blank line at the end of a datagram)
+        end = data.find(b"\n\n")
+        sep_len = 2
+        if end < 0:
+            end = len(data)
+            sep_len = 0
+    head = data[:end].decode(ENCODING, ERRORS)
+    body_start = end + sep_len
+    lines = head.split("\n")
+    # skip leading empty lines (RFC 3261 7.5: keep-alive CRLFs before a message)
+    index = 0
+    while index < len(lines) and not lines[index].strip("\r"):
+        index += 1
+    if index >= len(lines):
+        raise ParseError("empty message")
+    start = lines[index].rstrip("\r")
+    headers = _parse_headers(lines, index + 1)
+
+    message: SipMessage
+    if start.startswith("SIP/"):
+        message = _parse_status_line(start, headers)
+    else:
+        message = _parse_request_line(start, headers)
+
+    length_text = message.get("content-length")
+    available = len(data) - body_start
+    if length_text is None:
+        if stream and available > 0:
+            raise ParseError("missing Content-Length")
+        body = data[body_start:] if available > 0 else b""
+    else:
+        length_text = length_text.strip()
+        if not length_text.isdigit() or len(length_text) > 6:
+            raise ParseError("bad Content-Length")
+        length = int(length_text)
+        if length > available:
+            raise ParseError("Content-Length larger than the message body")
+        body = data[body_start : body_start + length]
+    message.body = body
+    if message.is_request:
+        _check_request(message)  # type: ignore[arg-type]
+    else:
+        _check_response(message)  # type: ignore[arg-type]
+    return message
+
+
+def _parse_headers(lines: list[str], first: int) -> list[Header]:
+    headers: list[Header] = []
+    for i in range(first, len(lines)):
+        line = lines[i]
+        if line.endswith("\r"):
+            line = line[:-1]
+        if not line:
+            continue
+        if line[0] in " \t":
+            # folded continuation of the previous header (RFC 3261 7.3.1)
+            if not headers:
+                raise ParseError("header continuation without a header")
+            prev = headers[-1]
+            headers[-1] = Header(prev.name, f"{prev.value} {line.strip()}".strip(), f"{prev.raw}\r\n{line}")
+            continue
+        colon = line.find(":")
+        if colon <= 0:
+            raise ParseError("bad header line")
+        name = line[:colon].rstrip()
+        if not _is_token(name):
+            raise ParseError("bad header name")
+        headers.append(Header(normalize_name(name), line[colon + 1 :].strip(), line))
+    return headers
+
+
+def _parse_request_line(line: str, headers: list[Header]) -> Request:
+    parts = line.split(" ")
+    if len(parts) != 3:
+        parts = line.split()
+        if len(parts) != 3:
+            raise ParseError("bad request line")
+    method, ruri, version = parts
+    if not _is_token(method):
+        raise ParseError("bad method")
+    if version.upper() != "SIP/2.0":
+        if version.upper().startswith("SIP/"):
+            raise ParseError("Version Not Supported", 505)
+        raise ParseError("bad request line")
+    if not ruri or any(ch in ruri for ch in "<>\"") or ":" not in ruri:
+        raise ParseError("bad Request-URI")
+    return Request(method, ruri, headers, version=version)
+
+
+def _parse_status_line(line: str, headers: list[Header]) -> Response:
+    version, _, rest = line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if version.upper() != "SIP/2.0":
+        raise ParseError("Version Not Supported", 505)
+    if len(code) != 3 or not code.isdigit() or code[0] == "0":
+        raise ParseError("bad status code")
+    return Response(int(code), reason.strip(), headers, version=version)
+
+
+def _check_request(request: Request) -> None:
+    present = {h.name for h in request.headers}
+    for name in REQUIRED_REQUEST_HEADERS:
+        if name not in present:
+            raise ParseError(f"Missing {canonical_name(name)}")
+    if not request.call_id.strip():
+        raise ParseError("empty Call-ID")
+    cseq = request.cseq
+    if cseq.method.upper() != request.method.upper():
+        raise ParseError("CSeq method does not match the request method")
+    request.via1  # parses every Via; raises ParseError when broken
+    request.from_
+    request.to
+    mf = request.get("max-forwards")
+    if mf is not None and (not mf.strip().isdigit() or len(mf.strip()) > 3):
+        raise ParseError("bad Max-Forwards")
+
+
+def _check_response(response: Response) -> None:
+    present = {h.name for h in response.headers}
+    for name in ("via", "call-id", "cseq", "from", "to"):
+        if name not in present:
+            raise ParseError(f"Missing {canonical_name(name)}")
+    response.via1
+    response.cseq
