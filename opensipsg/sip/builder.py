@@ -1,0 +1,106 @@
+"""Build messages from other messages: replies (8.2.6), hop-by-hop ACKs (17.1.1.3)
+and CANCELs (9.1). Pure functions on parsed messages."""
+from __future__ import annotations
+
+import hashlib
+
+from .message import Header, Request, Response
+
+MAGIC_COOKIE = "z9hG4bK"
+
+REASON_PHRASES = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 200: "OK", 202: "Accepted", 300: "Multiple Choices",
+    301: "Moved Permanently", 302: "Moved Temporarily", 305: "Use Proxy",
+    380: "Alternative Service", 400: "Bad Request", 401: "Unauthorized",
+    402: "Payment Required", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 406: "Not Acceptable", 407: "Proxy Authentication Required",
+    408: "Request Timeout", 410: "Gone", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 420: "Bad Extension", 421: "Extension Required",
+    423: "Interval Too Brief", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist", 482: "Loop Detected", 483: "Too Many Hops",
+    484: "Address Incomplete", 485: "Ambiguous", 486: "Busy Here",
+    487: "Request Terminated", 488: "Not Acceptable Here", 491: "Request Pending",
+    493: "Undecipherable", 500: "Server Internal Error", 501: "Not Implemented",
+    502: "Bad Gateway", 503: "Service Unavailable", 504: "Server Time-out",
+    505: "Version Not Supported", 513: "Message Too Large", 600: "Busy Everywhere",
+    603: "Decline", 604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+}
+
+
+def reason_phrase(status: int) -> str:
+    return REASON_PHRASES.get(status, "Unknown")
+
+
+def make_branch(*parts: str) -> str:
+    """A branch id with the RFC 3261 magic cookie, derived from ``parts``."""
+    digest = hashlib.md5("\x00".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{MAGIC_COOKIE}{digest[:20]}"
+
+
+def make_tag(*parts: str) -> str:
+    return hashlib.md5("\x00".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+_COPIED_INTO_REPLY = ("via", "from", "call-id", "cseq")
+
+
+def build_reply(
+    request: Request,
+    status: int,
+    reason: str | None = None,
+    to_tag: str | None = None,
+    headers: list[str] | tuple[str, ...] = (),
+    body: bytes = b"",
+) -> Response:
+    """A response to ``request`` (RFC 3261 8.2.6): Via, From, Call-ID, CSeq copied as
+    they came (byte for byte), To copied with ``to_tag`` added when it has none
+    (never on 100 Trying), then ``headers`` (full lines) and the body."""
+    copied: list[Header] = []
+    for header in request.headers:
+        name = header.name
+        if name in _COPIED_INTO_REPLY:
+            copied.append(header)
+        elif name == "to":
+            if to_tag and status > 100 and request.to.tag is None:
+                value = f"{header.value};tag={to_tag}"
+                spelled = header.raw.partition(":")[0].strip()
+                copied.append(Header("to", value, f"{spelled}: {value}"))
+            else:
+                copied.append(header)
+    response = Response(status, reason if reason is not None else reason_phrase(status), copied, body)
+    for line in headers:
+        response.add_raw_header(line)
+    return response
+
+
+def build_ack(sent: Request, response: Response) -> Request:
+    """The hop-by-hop ACK for a non-2xx final response to the INVITE ``sent`` (17.1.1.3)."""
+    headers: list[Header] = []
+    for header in sent.headers:
+        if header.name == "via":
+            headers.append(Header("via", str(sent.via1), f"Via: {sent.via1}"))
+            break
+    for header in sent.headers:
+        if header.name in ("from", "call-id", "route", "max-forwards"):
+            headers.append(header)
+    to_value = response.get("to") or sent.get("to") or ""
+    headers.append(Header("to", to_value, f"To: {to_value}"))
+    number = sent.cseq.number
+    headers.append(Header("cseq", f"{number} ACK", f"CSeq: {number} ACK"))
+    return Request("ACK", sent.ruri, headers)
+
+
+def build_cancel(sent: Request) -> Request:
+    """A CANCEL for the request ``sent`` on one branch (9.1): same R-URI, top Via,
+    From, To, Call-ID, CSeq number and Route set."""
+    headers: list[Header] = []
+    headers.append(Header("via", str(sent.via1), f"Via: {sent.via1}"))
+    for header in sent.headers:
+        if header.name in ("from", "to", "call-id", "route"):
+            headers.append(header)
+    headers.append(Header("max-forwards", "70", "Max-Forwards: 70"))
+    number = sent.cseq.number
+    headers.append(Header("cseq", f"{number} CANCEL", f"CSeq: {number} CANCEL"))
+    return Request("CANCEL", sent.ruri, headers)

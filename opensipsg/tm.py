@@ -1,0 +1,705 @@
+"""The transaction layer of the proxy (what OpenSIPS's tm module does underneath its
+script functions): server transactions for the requests we relay or answer
+statefully, one client transaction per branch, RFC 3261 16.7 response
+selection, failure/reply/branch routes, CANCEL propagation and timers.
+
+The state machines themselves are pure (``opensipsg.sip.transaction``); this
+module feeds them events and carries out their actions. Events of one
+transaction are serialized by a per-transaction lock, because responses,
+timers and the script all run in greenlets of their own.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any
+
+import gevent
+from gevent.lock import RLock
+
+from .errors import ParseError
+from .registry import RouteType
+from .script.context import Branch, RouteContext
+from .sip.builder import build_ack, build_cancel, build_reply, make_branch, make_tag
+from .sip.message import Request, Response
+from .sip.transaction import (
+    Arm, ClientTransaction, Deliver, Disarm, Send, ServerTransaction, Terminate, Timers,
+)
+
+log = logging.getLogger("opensipsg.tm")
+
+MAX_BRANCHES = 12
+TM_BRANCH_PREFIX = "z9hG4bK"
+
+# t_relay() flags
+NO_AUTO_100 = 0x01
+
+
+class TimerSet:
+    """Named libev timers of one owner; re-arming a name replaces the old timer."""
+
+    __slots__ = ("_timers",)
+
+    def __init__(self) -> None:
+        self._timers: dict[str, Any] = {}
+
+    def arm(self, name: str, delay: float, callback: Any) -> None:
+        self.disarm(name)
+        timer = gevent.get_hub().loop.timer(max(delay, 0.0))
+        timer.start(gevent.spawn_raw, callback, name)
+        self._timers[name] = timer
+
+    def disarm(self, name: str) -> None:
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.stop()
+            timer.close()
+
+    def clear(self) -> None:
+        for name in list(self._timers):
+            self.disarm(name)
+
+
+class ClientBranch:
+    """One outgoing branch of a proxied transaction."""
+
+    def __init__(self, owner: "ProxyTransaction", index: int, request: Request, dest: Any, listener: Any,
+                 branch: Branch, branch_id: str) -> None:
+        self.owner = owner
+        self.index = index
+        self.request = request
+        self.dest = dest
+        self.listener = listener
+        self.branch = branch
+        self.branch_id = branch_id
+        self.client: ClientTransaction | None = None
+        self.timers = TimerSet()
+        self.status = 0  # last status received (0 = none yet)
+        self.final: Response | None = None  # the final response, None for a local timeout
+        self.done = False
+        self.cancel_wanted = False
+        self.cancel_sent = False
+        self.reply_route: str | None = None
+        self.cancel_client: ClientTransaction | None = None
+        self.cancel_timers = TimerSet()
+
+
+class ProxyTransaction:
+    """A server transaction plus its client branches (a tm "cell")."""
+
+    def __init__(self, tm: "TransactionLayer", ctx: RouteContext, key: tuple[Any, ...]) -> None:
+        request: Request = ctx.request
+        self.tm = tm
+        self.key = key
+        self.request = request
+        self.method = request.method
+        self.invite = request.method == "INVITE"
+        self.proto = ctx.proto
+        self.listener = ctx.listener
+        self.conn = ctx.extra.get("conn")
+        self.src_ip = ctx.src_ip
+        self.src_port = ctx.src_port
+        self.reply_dest = tm.core.reply_destination(request, ctx.proto, ctx.src_ip, ctx.src_port)
+        self.server = ServerTransaction(self.invite, ctx.proto != "udp", tm.timers)
+        self.timers = TimerSet()
+        self.lock = RLock()
+        self.branches: list[ClientBranch] = []
+        self.to_tag = make_tag("tm", request.call_id, request.via1.branch or "", str(request.cseq))
+        self.final_status = 0  # final status sent upstream
+        self.last_reply_status = 0
+        self.cancelled = False
+        self.done = False
+        self.uac_id = next(tm.counter)
+        # what the script keeps with the transaction
+        self.flags = ctx.flags
+        self.avps = ctx.avps
+        self.armed: dict[str, str] = {}
+        self.extra: dict[str, Any] = {}
+        self.relayed_any = False
+        self.in_failure_route = False
+
+    # -- bookkeeping --------------------------------------------------------
+    def pending(self) -> list[ClientBranch]:
+        return [b for b in self.branches if not b.done]
+
+    def terminate(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.timers.clear()
+        for branch in self.branches:
+            branch.timers.clear()
+            branch.cancel_timers.clear()
+            self.tm.clients.pop(branch.branch_id, None)
+        self.tm.forget(self)
+
+
+class TransactionLayer:
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self.timers = Timers()
+        self.servers: dict[tuple[Any, ...], ProxyTransaction] = {}
+        self.clients: dict[str, ClientBranch] = {}
+        self.counter = itertools.count(1)
+        self.onreply_avp_mode = 0
+        self.fr_timer_avp: Any = None
+        self.fr_inv_timer_avp: Any = None
+        self.stats = core.stats
+        for name in ("received_replies", "relayed_replies", "local_replies", "UAS_transactions",
+                     "UAC_transactions", "2xx_transactions", "3xx_transactions", "4xx_transactions",
+                     "5xx_transactions", "6xx_transactions"):
+            self.stats.register(f"tm:{name}")
+        self.stats.register("tm:inuse_transactions", lambda: len(self.servers))
+
+    def configure(self, timers: Timers) -> None:
+        self.timers = timers
+
+    def stop(self) -> None:
+        for tx in list(self.servers.values()):
+            tx.terminate()
+
+    # -- matching (RFC 3261 17.2.3, with the RFC 2543 fallback) ----------------
+    @staticmethod
+    def key_for(request: Request, method: str | None = None) -> tuple[Any, ...]:
+        via = request.via1
+        branch = via.branch or ""
+        method = method or request.method
+        if method == "ACK":
+            method = "INVITE"
+        if branch.startswith(TM_BRANCH_PREFIX):
+            return (branch, via.sent_by.lower(), method)
+        tag = request.from_.tag or ""
+        return ("2543", request.call_id, request.cseq.number, tag, str(via), method)
+
+    def lookup(self, request: Request, method: str | None = None) -> ProxyTransaction | None:
+        try:
+            return self.servers.get(self.key_for(request, method))
+        except ParseError:
+            return None
+
+    def forget(self, tx: ProxyTransaction) -> None:
+        if self.servers.get(tx.key) is tx:
+            del self.servers[tx.key]
+
+    # -- script entry points ------------------------------------------------
+    def check_trans(self, ctx: RouteContext) -> int:
+        """t_check_trans(): 0 after handling a retransmission, 1 for a known CANCEL
+        target or end-to-end ACK, -1 otherwise."""
+        request: Request = ctx.request
+        if request.method == "CANCEL":
+            return 1 if self.lookup(request, "INVITE") is not None else -1
+        tx = self.lookup(request)
+        if tx is None:
+            return -1
+        if request.method == "ACK":
+            with tx.lock:
+                if tx.final_status >= 300:
+                    self._run_server(tx, tx.server.ack())
+                    return 0
+            return 1
+        with tx.lock:
+            self._run_server(tx, tx.server.request())
+        return 0
+
+    def new_transaction(self, ctx: RouteContext) -> tuple[ProxyTransaction | None, bool]:
+        """t_newtran(): (transaction, created). A retransmission gets (existing, False)."""
+        if ctx.transaction is not None:
+            return ctx.transaction, False
+        request: Request = ctx.request
+        key = self.key_for(request)
+        existing = self.servers.get(key)
+        if existing is not None:
+            with existing.lock:
+                self._run_server(existing, existing.server.request())
+            return existing, False
+        tx = ProxyTransaction(self, ctx, key)
+        self.servers[key] = tx
+        ctx.transaction = tx
+        self.stats.inc("tm:UAS_transactions")
+        # the transaction lives at least until its final reply; fr/terminate timers end it
+        return tx, True
+
+    def reply(self, ctx: RouteContext, status: int, reason: str, headers: Any = (), body: bytes = b"") -> int:
+        """t_reply(): a stateful reply (creates the transaction if needed)."""
+        tx = ctx.transaction
+        if tx is None:
+            tx, created = self.new_transaction(ctx)
+            if tx is None or not created:
+                return 0 if tx is not None else -1
+        reply = self.core.make_reply(ctx, status, reason, headers, body, to_tag=tx.to_tag)
+        ctx.reply_code = status
+        with tx.lock:
+            self._send_upstream(tx, reply, local=True)
+        return 1
+
+    def relay(self, ctx: RouteContext, dest: str | None = None, flags: int = 0) -> int:
+        """t_relay(): forward statefully to the R-URI and branches (or ``dest``)."""
+        request: Request = ctx.request
+        method = request.method
+        if method == "ACK":
+            return self.core.forward(ctx, dest) if dest else self.core.forward(ctx)
+        if method == "CANCEL":
+            return self._relay_cancel(ctx, dest)
+        tx = ctx.transaction
+        if tx is None:
+            tx, created = self.new_transaction(ctx)
+            if not created:
+                return 0
+        assert tx is not None
+        with tx.lock:
+            if tx.cancelled:
+                return -3
+            tx.flags = ctx.flags
+            tx.avps = ctx.avps
+            tx.armed.update(ctx.armed)
+            ctx.armed.clear()
+            if tx.invite and not tx.relayed_any and not (flags & NO_AUTO_100) and tx.final_status == 0 \
+                    and tx.last_reply_status < 100:
+                trying = build_reply(request, 100, "Giving a try")
+                self._send_upstream(tx, trying, local=True)
+            targets = [ctx.branch0()] + ctx.branches
+            ctx.branches = []
+            if dest:
+                targets = [Branch(t.uri, dest if dest.lower().startswith(("sip:", "sips:")) else f"sip:{dest}",
+                                  t.path, t.q, t.flags, t.socket) for t in targets]
+            sent = 0
+            last_error = -3
+            for target in targets:
+                if len(tx.branches) >= MAX_BRANCHES:
+                    log.error("too many branches for %s", request.call_id)
+                    last_error = -1
+                    break
+                result = self._add_branch(tx, ctx, target)
+                if result > 0:
+                    sent += 1
+                else:
+                    last_error = result
+            if sent == 0:
+                ctx.extra["ser_error"] = last_error
+                if not tx.branches and not tx.in_failure_route:
+                    # nothing went out: drop the empty transaction so the script may reply statelessly
+                    tx.terminate()
+                    ctx.transaction = None
+                return last_error
+            tx.relayed_any = True
+            self.core.stats.inc("core:fwd_requests", sent)
+            return 1
+
+    # -- branches -------------------------------------------------------------
+    def _add_branch(self, tx: ProxyTransaction, ctx: RouteContext, target: Branch) -> int:
+        core = self.core
+        index = len(tx.branches)
+        branch_ctx = ctx
+        reply_route = tx.armed.get("onreply")
+        if "branch" in tx.armed:
+            branch_ctx = self._branch_context(tx, ctx, target, index)
+            core.script.run("branch", tx.armed["branch"], branch_ctx)
+            if branch_ctx.dropped:
+                return -1
+            target = branch_ctx.branch0()
+            reply_route = branch_ctx.armed.get("onreply", reply_route)
+        next_hop = target.dst_uri or target.uri
+        try:
+            dest = core.resolve(next_hop)
+        except ParseError as exc:
+            log.error("t_relay failed: bad destination %s: %s", next_hop, exc.reason)
+            return -4
+        listener = core.listener_for(dest.proto, _listener_by_name(core, target.socket) or ctx.listener)
+        if listener is None:
+            log.error("t_relay failed: no %s listener", dest.proto)
+            return -6
+        source = branch_ctx.msg if branch_ctx.msg is not None else ctx.request
+        out = source.copy()
+        out.ruri = target.uri
+        if target.path:
+            out.add_header("route", target.path, first=True)
+        branch_id = make_branch("tm", str(tx.uac_id), str(index), tx.request.call_id)
+        out.add_header("via", core.outgoing_via(listener, branch_id, branch_ctx), first=True)
+        client_branch = ClientBranch(tx, index, out, dest, listener, target, branch_id)
+        client_branch.reply_route = reply_route
+        tx.branches.append(client_branch)
+        self.clients[branch_id] = client_branch
+        reliable = dest.proto != "udp"
+        timers = self._timers_for(ctx)
+        client = ClientTransaction(
+            tx.invite, reliable, out.to_bytes(),
+            make_ack=None, timers=timers,
+        )
+        client_branch.client = client
+        self.stats.inc("tm:UAC_transactions")
+        self._run_client(client_branch, client.start())
+        return 1
+
+    def _timers_for(self, ctx: RouteContext) -> Timers:
+        timers = self.timers
+        changes = {}
+        for attr, accessor in (("fr_timer", self.fr_timer_avp), ("fr_inv_timer", self.fr_inv_timer_avp)):
+            if accessor is None:
+                continue
+            value = ctx.avps.get(accessor)
+            if value is not None:
+                try:
+                    changes[attr] = float(int(value))
+                except (TypeError, ValueError):
+                    pass
+        if changes:
+            from dataclasses import replace
+
+            timers = replace(timers, **changes)
+        return timers
+
+    def _branch_context(self, tx: ProxyTransaction, ctx: RouteContext, target: Branch, index: int) -> RouteContext:
+        branch_ctx = RouteContext(
+            self.core, ctx.request.copy(), RouteType.BRANCH,
+            src_ip=ctx.src_ip, src_port=ctx.src_port, proto=ctx.proto,
+            local_ip=ctx.local_ip, local_port=ctx.local_port, listener=ctx.listener,
+            transaction=tx,
+        )
+        branch_ctx.new_uri = target.uri
+        branch_ctx.dst_uri = target.dst_uri
+        branch_ctx.path = target.path
+        branch_ctx.q = target.q
+        branch_ctx.bflags = target.flags
+        branch_ctx.force_socket = target.socket
+        branch_ctx.flags = tx.flags
+        branch_ctx.avps = tx.avps
+        branch_ctx.branch_index = index
+        branch_ctx.extra = dict(ctx.extra)
+        return branch_ctx
+
+    # -- running the state machines -----------------------------------------------
+    def _run_server(self, tx: ProxyTransaction, actions: list[Any]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self.core.send_to(tx.reply_dest, action.data, tx.listener, tx.conn)
+            elif isinstance(action, Arm):
+                tx.timers.arm("S" + action.timer, action.delay, lambda name, tx=tx: self._server_timer(tx, name))
+            elif isinstance(action, Disarm):
+                tx.timers.disarm("S" + action.timer)
+            elif isinstance(action, Terminate):
+                self._linger(tx)
+
+    def _server_timer(self, tx: ProxyTransaction, name: str) -> None:
+        with tx.lock:
+            if tx.done:
+                return
+            tx.timers._timers.pop(name, None)
+            self._run_server(tx, tx.server.timer(name[1:]))
+
+    def _linger(self, tx: ProxyTransaction) -> None:
+        """Keep a finished transaction to absorb retransmissions and relay 2xx
+        retransmissions, then forget it (wait timer)."""
+        wait = max(self.timers.wt_timer, 32.0 if tx.final_status < 300 and tx.invite else self.timers.wt_timer)
+        tx.timers.arm("wait", wait, lambda name, tx=tx: self._end(tx))
+
+    def _end(self, tx: ProxyTransaction) -> None:
+        with tx.lock:
+            if tx.pending() and not tx.final_status:
+                return
+            tx.terminate()
+
+    def _run_client(self, branch: ClientBranch, actions: list[Any]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                if not self.core.send_to(branch.dest, action.data, branch.listener):
+                    branch.timers.clear()
+                    self._branch_failed(branch)
+                    return
+            elif isinstance(action, Arm):
+                branch.timers.arm(action.timer, action.delay, lambda name, b=branch: self._client_timer(b, name))
+            elif isinstance(action, Disarm):
+                branch.timers.disarm(action.timer)
+            elif isinstance(action, Deliver) and action.event == "timeout":
+                self._branch_timeout(branch)
+            elif isinstance(action, Terminate):
+                branch.timers.clear()
+                self.clients.pop(branch.branch_id, None) if branch.owner.done else None
+
+    def _client_timer(self, branch: ClientBranch, name: str) -> None:
+        tx = branch.owner
+        with tx.lock:
+            if tx.done or branch.client is None:
+                return
+            branch.timers._timers.pop(name, None)
+            self._run_client(branch, branch.client.timer(name))
+
+    def _branch_failed(self, branch: ClientBranch) -> None:
+        """A branch we could not even send: counts as a 408/477-like local failure."""
+        if branch.done:
+            return
+        branch.done = True
+        branch.status = 408
+        self._maybe_complete(branch.owner)
+
+    def _branch_timeout(self, branch: ClientBranch) -> None:
+        tx = branch.owner
+        if branch.done:
+            return
+        if tx.invite and branch.status >= 100:
+            self._cancel_branch(branch)
+        branch.done = True
+        branch.status = 408
+        self._maybe_complete(tx)
+
+    # -- replies from downstream ------------------------------------------------
+    def handle_reply(self, reply: Response, src_ip: str, src_port: int, listener: Any, conn: Any) -> None:
+        core = self.core
+        if not core.is_our_via(reply):
+            core.stats.inc("core:drop_replies")
+            log.debug("dropping reply whose top Via is not ours")
+            return
+        self.stats.inc("tm:received_replies")
+        branch_id = reply.via1.branch or ""
+        method = reply.cseq.method
+        client_branch = self.clients.get(branch_id)
+        if method == "CANCEL":
+            cancelled = client_branch
+            if cancelled is not None and cancelled.cancel_client is not None:
+                with cancelled.owner.lock:
+                    actions = cancelled.cancel_client.response(reply.status)
+                    self._run_cancel(cancelled, actions)
+            return
+        if core.script.has("onreply", "0"):
+            ctx = RouteContext(core, reply, RouteType.ONREPLY, src_ip=src_ip, src_port=src_port,
+                               proto=listener.proto, local_ip=listener.host, local_port=listener.port,
+                               listener=listener,
+                               request=client_branch.owner.request if client_branch else None)
+            core.script.run("onreply", "0", ctx)
+            if ctx.dropped and reply.status < 200:
+                return
+        if client_branch is None:
+            # no transaction: a 2xx retransmission after we forgot it, or stateless traffic
+            if core.relay_reply_statelessly(reply, listener):
+                return
+            core.stats.inc("core:drop_replies")
+            return
+        tx = client_branch.owner
+        with tx.lock:
+            if tx.done and reply.status >= 300:
+                return
+            client = client_branch.client
+            if client is None:
+                return
+            if client_branch.final is None and reply.status >= 300 and tx.invite:
+                client.make_ack = lambda r=reply, b=client_branch: build_ack(b.request, r).to_bytes()
+            actions = client.response(reply.status)
+            delivered = any(isinstance(a, Deliver) and a.event == "response" for a in actions)
+            self._run_client(client_branch, actions)
+            if delivered:
+                self._on_response(client_branch, reply, src_ip, src_port, listener)
+            elif 200 <= reply.status < 300 and tx.invite:
+                # 2xx retransmission for a completed branch: relay it again (end-to-end)
+                self._relay_upstream(tx, reply)
+
+    def _on_response(self, branch: ClientBranch, reply: Response, src_ip: str, src_port: int, listener: Any) -> None:
+        tx = branch.owner
+        status = reply.status
+        route = branch.reply_route or tx.armed.get("onreply")
+        if route:
+            ctx = RouteContext(self.core, reply, RouteType.ONREPLY, src_ip=src_ip, src_port=src_port,
+                               proto=listener.proto, local_ip=listener.host, local_port=listener.port,
+                               listener=listener, transaction=tx, request=tx.request)
+            ctx.flags = tx.flags
+            if self.onreply_avp_mode:
+                ctx.avps = tx.avps
+            ctx.branch_index = branch.index
+            ctx.reply_code = status
+            self.core.script.run("onreply", route, ctx)
+            tx.flags = ctx.flags
+            if ctx.dropped and status < 200:
+                return
+        if status < 200:
+            branch.status = max(branch.status, status)
+            if branch.cancel_wanted and not branch.cancel_sent:
+                self._cancel_branch(branch)
+            if status > 100 and tx.final_status == 0:
+                self._relay_upstream(tx, reply)
+            return
+        branch.status = status
+        branch.final = reply
+        branch.done = True
+        if status < 300:
+            if tx.final_status == 0 or (tx.final_status < 300 and tx.invite):
+                self._relay_upstream(tx, reply)
+            for other in tx.branches:
+                if other is not branch and not other.done:
+                    self._cancel_branch(other)
+            return
+        if status >= 600 and not tx.in_failure_route:
+            for other in tx.branches:
+                if other is not branch and not other.done:
+                    self._cancel_branch(other)
+        self._maybe_complete(tx)
+
+    def _maybe_complete(self, tx: ProxyTransaction) -> None:
+        """All branches are done and none answered 2xx: pick the best reply (16.7),
+        run the failure route, and relay the winner unless the route did something."""
+        if tx.final_status or tx.pending() or tx.done:
+            return
+        best = self._best_branch(tx)
+        if best is None:
+            return
+        status = best.status
+        if tx.cancelled and best.final is None:
+            status = 487
+        failure_route = tx.armed.pop("failure", None)
+        if failure_route:
+            before = len(tx.branches)
+            ctx = RouteContext(self.core, tx.request, RouteType.FAILURE, transaction=tx,
+                               src_ip=tx.src_ip, src_port=tx.src_port, proto=tx.proto,
+                               listener=tx.listener, local_ip=tx.listener.host if tx.listener else "",
+                               local_port=tx.listener.port if tx.listener else 0)
+            ctx.flags = tx.flags
+            ctx.avps = tx.avps
+            ctx.reply_code = status
+            ctx.bflags = best.branch.flags
+            ctx.extra["conn"] = tx.conn
+            ctx.extra["winning_reply"] = best.final
+            ctx.extra["cancelled"] = tx.cancelled
+            tx.in_failure_route = True
+            try:
+                self.core.script.run("failure", failure_route, ctx)
+            finally:
+                tx.in_failure_route = False
+            tx.flags = ctx.flags
+            if tx.final_status:
+                return  # the route replied (t_reply)
+            if len(tx.branches) > before and tx.pending():
+                return  # new branches are out; wait for them
+            if tx.pending():
+                return
+        self._relay_best(tx, best, status)
+
+    @staticmethod
+    def _best_branch(tx: ProxyTransaction) -> ClientBranch | None:
+        best: ClientBranch | None = None
+        for branch in tx.branches:
+            if branch.status >= 600:
+                return branch
+        for branch in tx.branches:
+            if branch.status < 300:
+                continue
+            if best is None or branch.status // 100 < best.status // 100:
+                best = branch
+            elif branch.status // 100 == best.status // 100 and best.final is None and branch.final is not None:
+                best = branch
+        return best
+
+    def _relay_best(self, tx: ProxyTransaction, best: ClientBranch, status: int) -> None:
+        reply = best.final
+        if reply is None or (tx.cancelled and status == 487 and reply.status != 487):
+            local = build_reply(tx.request, status, None, tx.to_tag,
+                                [self.core.params.server_header] if self.core.params.server_signature else [])
+            self._send_upstream(tx, local, local=True)
+            return
+        if status in (401, 407):
+            reply = self._merge_challenges(tx, reply)
+        self._relay_upstream(tx, reply)
+
+    def _merge_challenges(self, tx: ProxyTransaction, reply: Response) -> Response:
+        """RFC 3261 16.7 step 7: a 401/407 carries the challenges of every branch."""
+        merged = reply.copy()
+        for branch in tx.branches:
+            final = branch.final
+            if final is None or final is reply or final.status not in (401, 407):
+                continue
+            for name in ("www-authenticate", "proxy-authenticate"):
+                for value in final.get_all(name):
+                    merged.add_header(name, value)
+        return merged
+
+    def _relay_upstream(self, tx: ProxyTransaction, reply: Response) -> None:
+        out = reply.copy()
+        out.remove_first_value("via")
+        if out.status == 503:
+            out.status = 500  # 1.6 relays a 503 as 500 (status digits only)
+        self.stats.inc("tm:relayed_replies")
+        self.core.stats.inc("core:fwd_replies")
+        self._send_upstream(tx, out, local=False)
+
+    def _send_upstream(self, tx: ProxyTransaction, reply: Response, local: bool) -> None:
+        status = reply.status
+        data = reply.to_bytes()
+        if local:
+            self.stats.inc("tm:local_replies")
+        if status >= 200:
+            if tx.final_status and not (tx.invite and 200 <= status < 300 and tx.final_status < 300):
+                return
+            first = tx.final_status == 0
+            tx.final_status = status
+            if first:
+                self.stats.inc(f"tm:{status // 100}xx_transactions")
+        tx.last_reply_status = max(tx.last_reply_status, status)
+        if status >= 200 and tx.server.state == "terminated":
+            # 2xx retransmission relayed end to end
+            self.core.send_to(tx.reply_dest, data, tx.listener, tx.conn)
+            return
+        # the server machine's own timers (H, I, J) end it; a 2xx ends it at once (-> _linger)
+        self._run_server(tx, tx.server.respond(status, data))
+
+    # -- CANCEL --------------------------------------------------------------------
+    def _relay_cancel(self, ctx: RouteContext, dest: str | None) -> int:
+        request: Request = ctx.request
+        tx = self.lookup(request, "INVITE")
+        reply_ctx_tag = make_tag("cancel", request.call_id, request.via1.branch or "")
+        reply = self.core.make_reply(ctx, 200, "canceling", to_tag=reply_ctx_tag)
+        dest_addr = self.core.reply_destination(request, ctx.proto, ctx.src_ip, ctx.src_port)
+        if tx is None:
+            # RFC 3261 16.10: no matching transaction -> forward statelessly
+            return self.core.forward(ctx, dest)
+        self.core.send_to(dest_addr, reply.to_bytes(), ctx.listener, ctx.extra.get("conn"))
+        with tx.lock:
+            if tx.final_status >= 200:
+                return 1
+            tx.cancelled = True
+            for branch in tx.branches:
+                if not branch.done:
+                    self._cancel_branch(branch)
+        return 1
+
+    def cancel_all(self, tx: ProxyTransaction) -> None:
+        with tx.lock:
+            for branch in tx.branches:
+                if not branch.done:
+                    self._cancel_branch(branch)
+
+    def _cancel_branch(self, branch: ClientBranch) -> None:
+        """Send a CANCEL for a pending INVITE branch (9.1): only once it got a
+        provisional reply; before that, remember to do it when one comes."""
+        if not branch.owner.invite or branch.cancel_sent or branch.done and branch.status >= 200 and branch.final:
+            return
+        if branch.status < 100:
+            branch.cancel_wanted = True
+            return
+        branch.cancel_sent = True
+        cancel = build_cancel(branch.request)
+        client = ClientTransaction(False, branch.dest.proto != "udp", cancel.to_bytes(), timers=self.timers)
+        branch.cancel_client = client
+        self._run_cancel(branch, client.start())
+
+    def _run_cancel(self, branch: ClientBranch, actions: list[Any]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self.core.send_to(branch.dest, action.data, branch.listener)
+            elif isinstance(action, Arm):
+                branch.cancel_timers.arm(action.timer, action.delay,
+                                         lambda name, b=branch: self._cancel_timer(b, name))
+            elif isinstance(action, Disarm):
+                branch.cancel_timers.disarm(action.timer)
+            elif isinstance(action, Terminate):
+                branch.cancel_timers.clear()
+
+    def _cancel_timer(self, branch: ClientBranch, name: str) -> None:
+        with branch.owner.lock:
+            branch.cancel_timers._timers.pop(name, None)
+            if branch.cancel_client is not None:
+                self._run_cancel(branch, branch.cancel_client.timer(name))
+
+
+def _listener_by_name(core: Any, socket_text: Any) -> Any:
+    if not socket_text:
+        return None
+    for listener in core.listeners:
+        if listener.name == str(socket_text):
+            return listener
+    return None

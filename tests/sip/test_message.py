@@ -1,0 +1,156 @@
+"""SIP message parsing and serialization on bytes."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from opensipsg.errors import ParseError
+from opensipsg.sip.builder import build_ack, build_cancel, build_reply
+from opensipsg.sip.message import Request, Response, parse
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "msgs"
+
+
+def load(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def test_request_round_trips_byte_for_byte():
+    raw = load("invite.sip")
+    msg = parse(raw)
+    assert isinstance(msg, Request)
+    assert msg.method == "INVITE" and msg.ruri == "sip:bob@biloxi.example.com"
+    assert msg.to_bytes() == raw
+
+
+def test_lazy_views():
+    msg = parse(load("invite.sip"))
+    assert msg.via1.branch == "z9hG4bK776asdhds"
+    assert msg.via1.rport == ""
+    assert msg.cseq.number == 314159 and msg.cseq.method == "INVITE"
+    assert msg.from_.display == "Alice, A" and msg.from_tag == "1928301774"
+    assert msg.to_tag is None
+    assert msg.get("x-custom") == "odd   spacing kept"
+    assert msg.body == b"v=0\n"
+
+
+def test_compact_forms_and_multiple_vias():
+    msg = parse(load("ringing_compact.sip"))
+    assert isinstance(msg, Response) and msg.status == 180 and msg.reason == "Ringing"
+    assert [v.host for v in msg.vias] == ["127.0.0.1", "pc33.atlanta.example.com"]
+    assert msg.call_id == "a84b4c76e66710@pc33.atlanta.example.com"
+    assert msg.method == "INVITE"
+    removed = msg.remove_first_value("via")
+    assert "127.0.0.1" in removed
+    out = msg.to_bytes()
+    assert b"127.0.0.1" not in out and out.count(b"v: SIP/2.0/UDP") == 1
+
+
+def test_comma_separated_via_removal_keeps_the_rest():
+    raw = load("invite.sip").replace(
+        b"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;rport",
+        b"Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKp1, SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKx",
+    )
+    msg = parse(raw)
+    assert len(msg.vias) == 2
+    msg.remove_first_value("via")
+    assert msg.get("via") == "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKx"
+
+
+def test_folded_header_is_unfolded_for_reading_but_kept_for_writing():
+    raw = load("invite.sip").replace(b"Max-Forwards: 70\r\n", b"Subject: I know\r\n  you're there\r\nMax-Forwards: 70\r\n")
+    msg = parse(raw)
+    assert msg.get("subject") == "I know you're there"
+    assert msg.to_bytes() == raw
+
+
+def test_content_length_follows_the_body():
+    msg = parse(load("invite.sip"))
+    msg.body = b"v=0\r\no=x\r\n"
+    assert b"Content-Length: 10\r\n" in msg.to_bytes()
+
+
+@pytest.mark.parametrize(
+    "mutate, status",
+    [
+        (lambda r: r.replace(b"SIP/2.0\r\n", b"SIP/3.0\r\n", 1), 505),
+        (lambda r: r.replace(b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n", b""), 400),
+        (lambda r: r.replace(b"CSeq: 314159 INVITE", b"CSeq: 314159 BYE"), 400),
+        (lambda r: r.replace(b"CSeq: 314159 INVITE", b"CSeq: abc INVITE"), 400),
+        (lambda r: r.replace(b"Content-Length: 4", b"Content-Length: 400"), 400),
+        (lambda r: r.replace(b"Max-Forwards: 70", b"Max-Forwards: seventy"), 400),
+        (lambda r: r.replace(b"Via: SIP/2.0/UDP pc33", b"Via: SIP/2.0/UDP pc33:99999"), 400),
+        (lambda r: r + b"x" * 70000, 513),
+        (lambda r: r.replace(b"To: Bob", b"To Bob"), 400),
+    ],
+)
+def test_malformed_requests_raise_parse_error_with_status(mutate, status):
+    with pytest.raises(ParseError) as info:
+        parse(mutate(load("invite.sip")))
+    assert info.value.status == status
+
+
+def test_reply_copies_headers_and_adds_to_tag():
+    msg = parse(load("invite.sip"))
+    reply = build_reply(msg, 486, "Busy Here", to_tag="xyz", headers=["Retry-After: 5"])
+    data = reply.to_bytes()
+    assert data.startswith(b"SIP/2.0 486 Busy Here\r\n")
+    assert b"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;rport\r\n" in data
+    assert b"To: Bob <sip:bob@biloxi.example.com>;tag=xyz\r\n" in data
+    assert b"Retry-After: 5\r\n" in data and data.endswith(b"Content-Length: 0\r\n\r\n")
+    assert parse(data).to_tag == "xyz"
+    trying = build_reply(msg, 100, "Trying", to_tag="xyz")
+    assert trying.to_tag is None
+
+
+def test_ack_and_cancel_for_a_branch():
+    sent = parse(load("invite.sip"))
+    reply = parse(build_reply(sent, 486, "Busy", to_tag="t1").to_bytes())
+    ack = build_ack(sent, reply)
+    assert ack.method == "ACK" and ack.ruri == sent.ruri
+    assert ack.cseq.number == 314159 and ack.cseq.method == "ACK"
+    assert ack.to_tag == "t1" and len(ack.vias) == 1
+    cancel = build_cancel(sent)
+    assert cancel.method == "CANCEL" and cancel.via1.branch == sent.via1.branch
+    assert parse(cancel.to_bytes()).cseq.method == "CANCEL"
+
+
+def _mutations(seed: int, samples: list[bytes], count: int):
+    rng = random.Random(seed)
+    specials = [b"\r\n", b":", b";", b",", b"<", b">", b"\"", b"\x00", b"\xff", b" ", b"%", b"=", b"\t", b"\n"]
+    for _ in range(count):
+        data = bytearray(rng.choice(samples))
+        for _ in range(rng.randint(1, 6)):
+            op = rng.randint(0, 3)
+            pos = rng.randrange(len(data) + 1)
+            if op == 0 and data:
+                data[min(pos, len(data) - 1)] = rng.randrange(256)
+            elif op == 1:
+                data[pos:pos] = rng.choice(specials)
+            elif op == 2:
+                del data[pos : pos + rng.randint(1, 20)]
+            else:
+                data = data[:pos]
+        yield bytes(data)
+
+
+def test_fuzz_parse_either_parses_or_raises_parse_error():
+    samples = [load("invite.sip"), load("ringing_compact.sip")]
+    parsed = 0
+    for data in _mutations(1234, samples, 5000):
+        try:
+            msg = parse(data)
+        except ParseError as exc:
+            assert 400 <= exc.status <= 599
+            continue
+        parsed += 1
+        # whatever parses also serializes, and the views either work or raise ParseError
+        msg.to_bytes()
+        for view in ("vias", "cseq", "from_", "to", "contacts", "routes", "record_routes"):
+            try:
+                getattr(msg, view)
+            except ParseError:
+                pass
+    assert parsed > 100  # the mutations leave plenty of valid messages
