@@ -55,14 +55,15 @@ def setup_logging(to_stderr: bool, debug: int, facility: str, name: str) -> None
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
+    if not to_stderr and not os.path.exists("/dev/log"):
+        to_stderr = True  # no syslog daemon here: stderr is better than losing every line
     if to_stderr:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(f"%(asctime)s {name}[%(process)d]: %(levelname)s: %(message)s"))
     else:
         code = logging.handlers.SysLogHandler.facility_names.get(
             facility.lower().replace("log_", ""), logging.handlers.SysLogHandler.LOG_DAEMON)
-        address = "/dev/log" if os.path.exists("/dev/log") else ("localhost", 514)
-        handler = logging.handlers.SysLogHandler(address=address, facility=code)
+        handler = logging.handlers.SysLogHandler(address="/dev/log", facility=code)
         handler.setFormatter(logging.Formatter(f"{name}[%(process)d]: %(levelname)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(log_level(debug))
