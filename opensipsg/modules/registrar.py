@@ -591,8 +591,6 @@ class RegistrarModule(Module):
         try:
             first = chosen[0]
             ctx.new_uri = first.contact
-            ctx.dst_uri = None
-            ctx.path = None
             dst = self._destination(first)
             if first.path:
                 ctx.path = first.path
