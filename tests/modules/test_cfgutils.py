@@ -20,13 +20,15 @@ def mod(core):
 
 
 def pv(name):
-    return REGISTRY.pseudo_variables[name]
+    # the module's own specs: the registry entry may be overridden by a core PV of the same name
+    return {spec.name: spec for spec in CfgutilsModule.pseudo_variables}[name]
 
 
 def test_registered():
     assert REGISTRY.modules["cfgutils"] is CfgutilsModule
     for name in ("RANDOM", "shv", "time"):
         assert pv(name).module == "cfgutils"
+        assert name in REGISTRY.pseudo_variables
 
 
 def test_var_settings(core, mod):
