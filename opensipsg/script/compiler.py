@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import operator
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NoReturn
 
 from ..errors import OpensipsgError, ParseError, ScriptError
 from ..registry import (REGISTRY, ROUTE_TYPE_NAMES, FunctionSpec, Module, RouteType)
@@ -253,9 +253,10 @@ class Binder:
         self.current_function: str = ""
 
     # -- API for fixups ---------------------------------------------------------------
-    def error(self, node: Any, message: str) -> ScriptError:
+    def error(self, node: Any, message: str) -> NoReturn:
+        """Raise a ScriptError at ``node``'s position (``raise binder.error(...)`` also works)."""
         pos = node.pos
-        return ScriptError(message, pos.file, pos.line, pos.col)
+        raise ScriptError(message, pos.file, pos.line, pos.col)
 
     def warn(self, node: Any, message: str) -> None:
         if message not in self.warned:
@@ -904,7 +905,7 @@ class _Compiler:
                     uri = parse_uri(text)
                 except OpensipsgError:
                     return False
-                host, port = uri.host, uri.port or 0
+                host, port = uri.host, uri.port or (5061 if uri.scheme == "sips" else 5060)
             return bool(ctx.core.is_myself(host, port))
         return check
 

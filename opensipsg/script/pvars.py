@@ -556,7 +556,12 @@ pseudo_variable("Ts")(lambda ctx, p: int(time.time()))
 pseudo_variable("Tsm")(lambda ctx, p: int(time.time() * 1_000_000) % 1_000_000)
 pseudo_variable("Tf")(lambda ctx, p: time.ctime())
 pseudo_variable("TS")(lambda ctx, p: int(getattr(ctx.core, "start_time", 0) or time.time()))
-pseudo_variable("time", needs_param=True)(lambda ctx, fmt: time.strftime(fmt, time.localtime()))
+def _time_fmt(ctx: Any, fmt: Any) -> Value:
+    return time.strftime(fmt, time.localtime())
+
+
+# NOTE: cfgutils also exports $time(name); whichever registers last wins (as in 1.6)
+pseudo_variable("time", needs_param=True)(_time_fmt)
 pseudo_variable("pp")(lambda ctx, p: os.getpid())
 
 _COLORS = {"x": None, "s": 0, "r": 1, "g": 2, "y": 3, "b": 4, "p": 5, "c": 6, "w": 7}
