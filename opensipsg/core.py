@@ -138,6 +138,7 @@ class Core:
         ):
             self.stats.register(name)
         self.script_vars: dict[str, Any] = {}
+        self._databases: dict[str, Any] = {}
         self.start_time = time.time()
         self.listeners = self._make_listeners(extra_listen or [])
         self._myself_hosts = self._local_names()
@@ -495,6 +496,19 @@ class Core:
         except ParseError:
             return False
         return self.is_myself(via.host.strip("[]"), via.port)
+
+    def database(self, url: str) -> Any:
+        """The shared connection for a db_url (opened lazily by the backend on first use)."""
+        db = self._databases.get(url)
+        if db is None:
+            from .db import connect
+
+            db = self._databases[url] = connect(url)
+        return db
+
+    def module(self, name: str) -> Any:
+        """A loaded module instance by its 1.6 name, or None."""
+        return self.modules.get(name)
 
     def uptime(self) -> float:
         return time.time() - self.start_time
