@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 
 RAND_MAX = 2**31 - 1
 
-TIME_PARTS = ("sec", "min", "hour", "mday", "mon", "year", "wday", "yday", "isdst")
-
 
 def parse_var_setting(text: str) -> tuple[str, int | str]:
     """'name=i:10' -> ('name', 10); 'name=s:hello' -> ('name', 'hello')."""
@@ -76,27 +74,6 @@ def _set_shv(ctx: Any, name: str, value: Any) -> None:
     _instance(ctx.core).shared[name] = 0 if value is None else value
 
 
-def _prepare_time(name: str) -> str:
-    if name not in TIME_PARTS:
-        raise ValueError(f"unknown $time name {name!r}")
-    return name
-
-
-def time_part(name: str, now: float | None = None) -> int:
-    t = time.localtime(time.time() if now is None else now)
-    return {
-        "sec": t.tm_sec,
-        "min": t.tm_min,
-        "hour": t.tm_hour,
-        "mday": t.tm_mday,
-        "mon": t.tm_mon,
-        "year": t.tm_year,
-        "wday": (t.tm_wday + 1) % 7 + 1,  # Sunday = 1, as struct tm's tm_wday + 1
-        "yday": t.tm_yday,
-        "isdst": t.tm_isdst,
-    }[name]
-
-
 @register_module
 class CfgutilsModule(Module):
     name = "cfgutils"
@@ -109,8 +86,6 @@ class CfgutilsModule(Module):
     pseudo_variables = (
         PVSpec("RANDOM", lambda ctx, param: random.randint(0, RAND_MAX), module="cfgutils"),
         PVSpec("shv", lambda ctx, name: _get_shv(ctx, name), _set_shv, needs_param=True, module="cfgutils"),
-        PVSpec("time", lambda ctx, name: time_part(name), needs_param=True, prepare=_prepare_time,
-               module="cfgutils"),
     )
 
     def __init__(self, core: Any) -> None:

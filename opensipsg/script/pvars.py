@@ -556,12 +556,33 @@ pseudo_variable("Ts")(lambda ctx, p: int(time.time()))
 pseudo_variable("Tsm")(lambda ctx, p: int(time.time() * 1_000_000) % 1_000_000)
 pseudo_variable("Tf")(lambda ctx, p: time.ctime())
 pseudo_variable("TS")(lambda ctx, p: int(getattr(ctx.core, "start_time", 0) or time.time()))
-def _time_fmt(ctx: Any, fmt: Any) -> Value:
-    return time.strftime(fmt, time.localtime())
+# $time(...) has two meanings in 1.6: the core's strftime format and cfgutils'
+# broken-down field names. One PV serves both: a known field name gives the field.
+TIME_PARTS = ("sec", "min", "hour", "mday", "mon", "year", "wday", "yday", "isdst")
 
 
-# NOTE: cfgutils also exports $time(name); whichever registers last wins (as in 1.6)
-pseudo_variable("time", needs_param=True)(_time_fmt)
+def time_part(name: str, now: float | None = None) -> int:
+    t = time.localtime(time.time() if now is None else now)
+    return {
+        "sec": t.tm_sec,
+        "min": t.tm_min,
+        "hour": t.tm_hour,
+        "mday": t.tm_mday,
+        "mon": t.tm_mon,
+        "year": t.tm_year,
+        "wday": (t.tm_wday + 1) % 7 + 1,  # Sunday = 1, as struct tm's tm_wday + 1
+        "yday": t.tm_yday,
+        "isdst": t.tm_isdst,
+    }[name]
+
+
+def _time_pv(ctx: Any, param: Any) -> Value:
+    if param in TIME_PARTS:
+        return time_part(param)
+    return time.strftime(param, time.localtime())
+
+
+pseudo_variable("time", needs_param=True)(_time_pv)
 pseudo_variable("pp")(lambda ctx, p: os.getpid())
 
 _COLORS = {"x": None, "s": 0, "r": 1, "g": 2, "y": 3, "b": 4, "p": 5, "c": 6, "w": 7}

@@ -70,7 +70,7 @@ def test_retcode_err_time_pid():
     # $time(fmt) of the core (cfgutils' $time(name) replaces it in the registry once imported)
     from opensipsg.script import pvars
     import time
-    assert pvars._time_fmt(None, "%Y") == time.strftime("%Y")
+    assert pvars._time_pv(None, "%Y") == time.strftime("%Y")
 
 
 def test_color_pv_only_with_force_color():
