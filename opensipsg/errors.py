@@ -44,3 +44,7 @@ class ScriptError(OpensipsgError):
 
 class ConfigError(OpensipsgError):
     """A problem with the command line or the environment (not the script text)."""
+
+
+class DBError(OpensipsgError):
+    """A database backend failure: server unreachable, timeout, SQL error."""

@@ -10,6 +10,7 @@
   stopped by PID at test end.
 """
 from __future__ import annotations
+pytest_plugins = ["tests.mariadb"]
 
 import os
 
