@@ -1,0 +1,136 @@
+"""Digest nonces: unforgeable, time-limited, single-use (pure; time comes in as ``now``).
+
+Format (hex, 80 characters)::
+
+    EEEEEEEE IIIIIIII MMMM...(64)
+    expiry   index    HMAC-SHA256(secret, "EEEEEEEEIIIIIIII")
+
+1.6 used MD5(expiry+index+secret) with the same 8+8 prefix; we keep the
+layout (so logs read the same) and use an HMAC, which, unlike a bare hash of
+text+secret, is not open to length extension.
+
+Replay protection (our choice; 1.6 kept one "used" bit per index and, by a
+slip in its enum, returned the positive NONCE_REUSED=3 to the script):
+
+* every issued nonce gets an entry (index -> last nonce-count seen) in a
+  bounded in-memory table; a nonce without an entry (evicted, issued
+  before a restart, never issued) is refused;
+* with qop the client counts requests (nc): each nc must be greater than
+  the last one accepted for that nonce, so one nonce serves many requests
+  and none can be played again;
+* without qop a nonce is good for exactly one request (one-time nonces);
+* a refused nonce is reported as stale: the caller answers with a new
+  challenge carrying ``stale=true`` so honest clients retry without asking
+  the user, and an attacker who replays gains nothing.
+
+The table keeps at most ``max_entries`` nonces; the oldest are dropped
+first (and expired ones on every issue), so memory stays bounded under a
+flood of challenges: a dropped nonce just costs its client one more 401.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from collections import OrderedDict
+
+__all__ = ["NonceStatus", "NonceManager", "NONCE_LEN"]
+
+NONCE_LEN = 16 + 64
+_HEX = frozenset("0123456789abcdef")
+_USED = -1  # a no-qop nonce that has served its request
+
+
+class NonceStatus(enum.Enum):
+    VALID = "valid"
+    FORGED = "forged"  # not made by us (bad MAC, bad format, other secret)
+    EXPIRED = "expired"
+    REPLAYED = "replayed"  # used already (or nc not increasing), or forgotten
+
+
+class NonceManager:
+    """Issues and checks nonces for one auth module instance."""
+
+    def __init__(self, secret: bytes | str, expire: int = 30, max_entries: int = 100_000) -> None:
+        if isinstance(secret, str):
+            secret = secret.encode("utf-8")
+        if not secret:
+            raise ValueError("nonce secret must not be empty")
+        self._secret = secret
+        self.expire = expire
+        self.max_entries = max_entries
+        self._next_index = 0
+        # index -> (expires, last nc seen: 0 none, _USED for a spent no-qop nonce)
+        self._state: OrderedDict[int, list[int]] = OrderedDict()
+
+    # -- making ----------------------------------------------------------------
+    def _mac(self, prefix: str) -> str:
+        return hmac.new(self._secret, prefix.encode("ascii"), hashlib.sha256).hexdigest()
+
+    def issue(self, now: float) -> str:
+        """A new nonce valid until ``now + expire``."""
+        expires = (int(now) + self.expire) & 0xFFFFFFFF
+        index = self._next_index
+        self._next_index = (index + 1) & 0xFFFFFFFF
+        self._prune(now)
+        self._state.pop(index, None)
+        self._state[index] = [expires, 0]
+        while len(self._state) > self.max_entries:
+            self._state.popitem(last=False)
+        prefix = f"{expires:08x}{index:08x}"
+        return prefix + self._mac(prefix)
+
+    def _prune(self, now: float) -> None:
+        state = self._state
+        while state:
+            index, entry = next(iter(state.items()))
+            if entry[0] >= now:
+                break
+            del state[index]
+
+    # -- checking ----------------------------------------------------------------
+    def verify(self, nonce: str) -> bool:
+        """True if we made this nonce (whatever its age)."""
+        if len(nonce) != NONCE_LEN or not _HEX.issuperset(nonce):
+            return False
+        return hmac.compare_digest(self._mac(nonce[:16]), nonce[16:])
+
+    @staticmethod
+    def expires(nonce: str) -> int:
+        return int(nonce[:8], 16)
+
+    @staticmethod
+    def index(nonce: str) -> int:
+        return int(nonce[8:16], 16)
+
+    def is_expired(self, nonce: str, now: float) -> bool:
+        return self.expires(nonce) < now
+
+    def consume(self, nonce: str, now: float, nc: str | None = None) -> NonceStatus:
+        """Check a nonce whose response was right and record its use.
+
+        ``nc`` is the nonce-count (hex) when the client used qop, else None.
+        """
+        if not self.verify(nonce):
+            return NonceStatus.FORGED
+        if self.is_expired(nonce, now):
+            return NonceStatus.EXPIRED
+        entry = self._state.get(self.index(nonce))
+        if entry is None or entry[0] != self.expires(nonce):
+            return NonceStatus.REPLAYED
+        if nc is None:
+            if entry[1] != 0:
+                return NonceStatus.REPLAYED
+            entry[1] = _USED
+            return NonceStatus.VALID
+        try:
+            count = int(nc, 16)
+        except ValueError:
+            return NonceStatus.REPLAYED
+        if entry[1] == _USED or count <= entry[1]:
+            return NonceStatus.REPLAYED
+        entry[1] = count
+        return NonceStatus.VALID
+
+    def __len__(self) -> int:
+        return len(self._state)
