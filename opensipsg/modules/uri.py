@@ -3,15 +3,17 @@
 Overview
     Tests on the Request-URI and To tag, a URI user in E.164 form and the
     authenticated digest user; adds R-URI parameters and turns tel: URIs into
-    sip: URIs. The database and AAA checks of 1.6 (db_check_to,
-    db_check_from, db_does_uri_exist, db_get_auth_id, aaa_does_uri_exist,
-    aaa_does_uri_user_exist) come later; their parameters are accepted now.
+    sip: URIs; database checks of the digest user against To/From and of the
+    R-URI user against ``subscriber`` (or the ``uri`` table). The AAA checks
+    (aaa_does_uri_exist, aaa_does_uri_user_exist) come later; their
+    parameters are accepted now.
     The 1.5 names check_to, check_from, does_uri_exist, does_uri_user_exist
     and get_auth_id stop the start-up with an "obsolete" error, as in 1.6.
 
 Dependencies
-    None for these functions (is_user needs credentials checked by
-    auth: ``ctx.extra['authorized_credentials']``, a digest Credentials).
+    None for the plain functions; is_user and db_check_* need credentials
+    checked by auth_db (``ctx.extra['authorized_credentials']``, a digest
+    Credentials); the db_* functions need db_url.
 
 Parameters
     db_url (str, NULL), db_table "subscriber", user_column "username",
@@ -30,17 +32,39 @@ Functions
         sip:NUMBER@FROM_HOST;user=phone; 1 also when R-URI is not tel:.
     is_uri_user_e164($pv)  [request, failure, local] -- 1 if the user of the
         URI in the PV is '+' and 2..15 digits.
+    db_check_to(), db_check_from()  [request] -- the To/From URI user
+        equals the authorized digest user (case-insensitive) or, with
+        use_uri_table=1, db_table has a row (user_column = digest user,
+        domain_column = digest domain or realm, uriuser_column = URI user).
+        1 match; -10 no match; -9 no row in the uri table (spoofed); -2 no
+        authorized credentials; -4 no user in the URI; -8 database error;
+        -1 parse error. Statistics uri:positive checks / negative_checks.
+    db_does_uri_exist()  [request, local] -- the R-URI user (and host with
+        use_domain) is in db_table (keys uriuser_column/domain_column with
+        use_uri_table). 1 found, -5 not found, -4 database error (1.6's
+        codes), -1 bad R-URI.
+    db_get_auth_id(uri, $user_pv, $realm_pv)  [request, local] -- finds the
+        account (user_column, domain_column) of the URI (keyed by
+        uriuser_column with use_uri_table, else user_column; and
+        domain_column with use_domain) and writes them to the two PVs.
+        1 found, -4 not found, -8 database error, -1 bad URI.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from ..auth import store
 from ..errors import ParseError
 from ..registry import F, L, Module, Param, R, function, register_module
-from ..sip.uri import parse_uri
+from ..sip.uri import parse_uri, unescape
 
 log = logging.getLogger(__name__)
+
+
+def unescape_user(user: str | None) -> str | None:
+    """The URI user as the database stores it (%-escapes decoded)."""
+    return unescape(user) if user else user
 
 
 def is_e164(user: str | None) -> bool:
@@ -71,6 +95,135 @@ class UriModule(Module):
         ),
         "get_auth_id": "get_auth_id() is obsolete in 1.6 (uri_db merged into uri): use db_get_auth_id()",
     }
+
+    def __init__(self, core: Any) -> None:
+        super().__init__(core)
+        self.db: Any = None
+
+    def init(self) -> None:
+        if self.db_url:
+            self.db = store.open_database(self.core, self.db_url, "uri")
+        stats = getattr(self.core, "stats", None)
+        if stats is not None:
+            stats.register("uri:positive checks")
+            stats.register("uri:negative_checks")
+
+    def _stat(self, name: str) -> None:
+        stats = getattr(self.core, "stats", None)
+        if stats is not None:
+            stats.inc(name)
+
+    def _database(self, fname: str) -> Any:
+        if self.db is None:
+            log.error("%s: db_url is not set", fname)
+        return self.db
+
+    # -- database checks (former uri_db) ------------------------------------------
+    def _check_username(self, ctx: Any, uri_user: str | None, fname: str) -> int:
+        credentials = ctx.extra.get("authorized_credentials")
+        if credentials is None:
+            log.error("%s: no authorized credentials found (call www_authorize or "
+                      "proxy_authorize first)", fname)
+            self._stat("uri:negative_checks")
+            return -2
+        if not uri_user:
+            log.error("%s: username not found in URI", fname)
+            return -4
+        digest_user, _, digest_domain = credentials.username.partition("@")
+        if self.use_uri_table:
+            db = self._database(fname)
+            if db is None:
+                return -8
+            where = {
+                self.user_column: digest_user,
+                self.domain_column: digest_domain or credentials.realm,
+                self.uriuser_column: uri_user,
+            }
+            try:
+                rows = store.select(db, self.db_table, [self.user_column], where, limit=1)
+            except store.StoreError as exc:
+                log.error("%s: %s", fname, exc)
+                return -8
+            if not rows:
+                self._stat("uri:negative_checks")
+                return -9
+            self._stat("uri:positive checks")
+            return 1
+        if uri_user.lower() == digest_user.lower():
+            self._stat("uri:positive checks")
+            return 1
+        self._stat("uri:negative_checks")
+        return -10
+
+    @function("db_check_to", routes=R)
+    def db_check_to(self, ctx: Any) -> int:
+        try:
+            user = ctx.msg.to.uri.user
+        except ParseError:
+            log.error("db_check_to: error while parsing the To header")
+            return -1
+        return self._check_username(ctx, unescape_user(user), "db_check_to")
+
+    @function("db_check_from", routes=R)
+    def db_check_from(self, ctx: Any) -> int:
+        try:
+            user = ctx.msg.from_.uri.user
+        except ParseError:
+            log.error("db_check_from: error while parsing the From header")
+            return -1
+        return self._check_username(ctx, unescape_user(user), "db_check_from")
+
+    @function("db_does_uri_exist", routes=R | L)
+    def db_does_uri_exist(self, ctx: Any) -> int:
+        try:
+            uri = ctx.parsed_ruri()
+        except ParseError:
+            log.error("db_does_uri_exist: error while parsing the R-URI")
+            return -1
+        db = self._database("db_does_uri_exist")
+        if db is None:
+            return -4
+        key = self.uriuser_column if self.use_uri_table else self.user_column
+        where: dict[str, Any] = {key: unescape_user(uri.user) or ""}
+        if self.use_domain:
+            where[self.domain_column] = uri.host
+        try:
+            rows = store.select(db, self.db_table, [key], where, limit=1)
+        except store.StoreError as exc:
+            log.error("db_does_uri_exist: %s", exc)
+            return -4
+        return 1 if rows else -5
+
+    @function("db_get_auth_id", "fmt", "pv", "pv", routes=R | L)
+    def db_get_auth_id(self, ctx: Any, uri_fmt: Any, user_pv: Any, realm_pv: Any) -> int:
+        text = uri_fmt.render(ctx)
+        try:
+            uri = parse_uri(text)
+        except ParseError:
+            log.error("db_get_auth_id: first parameter must be a URI (value %r)", text)
+            return -1
+        if not uri.user:
+            log.error("db_get_auth_id: no user in %r", text)
+            return -1
+        db = self._database("db_get_auth_id")
+        if db is None:
+            return -8
+        key = self.uriuser_column if self.use_uri_table else self.user_column
+        where: dict[str, Any] = {key: unescape_user(uri.user)}
+        if self.use_domain:
+            where[self.domain_column] = uri.host
+        try:
+            rows = store.select(db, self.db_table, [self.user_column, self.domain_column], where, limit=2)
+        except store.StoreError as exc:
+            log.error("db_get_auth_id: %s", exc)
+            return -8
+        if not rows:
+            return -4
+        if len(rows) > 1:
+            log.warning("db_get_auth_id: several entries match %r; consider use_domain", text)
+        user_pv.set(ctx, store.text(rows[0][self.user_column]))
+        realm_pv.set(ctx, store.text(rows[0][self.domain_column]))
+        return 1
 
     @function("has_totag", routes=R | L)
     def has_totag(self, ctx: Any) -> int:
