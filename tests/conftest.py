@@ -10,7 +10,7 @@
   stopped by PID at test end.
 """
 from __future__ import annotations
-pytest_plugins = ["tests.mariadb"]
+pytest_plugins = ["tests.mariadb", "tests.freeradius"]
 
 import os
 
