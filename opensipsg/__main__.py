@@ -199,7 +199,17 @@ def main(argv: list[str] | None = None) -> int:
     gevent.signal_handler(signal.SIGHUP, lambda: None)
     core.start()
     log.info("%s %s started", SERVER_NAME, __version__)
-    stopping.wait()
+    profile_to = os.environ.get("OPENSIPSG_PROFILE")  # developers: cProfile output file
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        stopping.wait()
+        profiler.disable()
+        profiler.dump_stats(profile_to)
+    else:
+        stopping.wait()
     log.info("shutting down")
     core.stop()
     if pidfile:

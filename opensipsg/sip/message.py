@@ -9,6 +9,7 @@ Everything here is pure: no sockets, no clocks, no logging.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
@@ -63,9 +64,7 @@ CANONICAL_NAMES = {
     "mime-version": "MIME-Version",
 }
 
-TOKEN_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
-)
+_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 
 
 def canonical_name(name: str) -> str:
@@ -264,7 +263,7 @@ def parse_cseq(text: str) -> CSeq:
 
 
 def _is_token(text: str) -> bool:
-    return bool(text) and all(ch in TOKEN_CHARS for ch in text)
+    return _TOKEN.match(text) is not None
 
 
 class SipMessage:
@@ -313,8 +312,12 @@ class SipMessage:
                 yield index, header
 
     # -- header changes -----------------------------------------------------
-    def _changed(self) -> None:
-        self._cache.clear()
+    def _changed(self, name: str | None = None) -> None:
+        """Forget parsed views of header ``name`` (all views when None)."""
+        if name is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(name, None)
 
     def add_header(self, name: str, value: str, first: bool = False) -> None:
         """Append (or with first=True, prepend) a header line."""
@@ -323,11 +326,12 @@ class SipMessage:
             self.headers.insert(0, header)
         else:
             self.headers.append(header)
-        self._changed()
+        self._changed(header.name)
 
     def insert_header(self, index: int, name: str, value: str) -> None:
-        self.headers.insert(index, Header.make(name, value))
-        self._changed()
+        header = Header.make(name, value)
+        self.headers.insert(index, header)
+        self._changed(header.name)
 
     def add_raw_header(self, line: str, first: bool = False) -> None:
         """Add a header from its full text 'Name: value' (as script functions give it)."""
@@ -339,7 +343,7 @@ class SipMessage:
             self.headers.insert(0, header)
         else:
             self.headers.append(header)
-        self._changed()
+        self._changed(header.name)
 
     def remove_headers(self, name: str) -> int:
         """Remove every header of that name; returns how many were removed."""
@@ -348,7 +352,7 @@ class SipMessage:
         self.headers = [h for h in self.headers if h.name != key]
         removed = before - len(self.headers)
         if removed:
-            self._changed()
+            self._changed(key)
         return removed
 
     def set_header(self, name: str, value: str) -> None:
@@ -358,7 +362,7 @@ class SipMessage:
             if header.name == key:
                 spelled = header.raw.partition(":")[0].strip()
                 self.headers[index] = Header(key, value, f"{spelled}: {value}")
-                self._changed()
+                self._changed(key)
                 return
         self.add_header(name, value)
 
@@ -366,7 +370,7 @@ class SipMessage:
         header = self.headers[index]
         spelled = header.raw.partition(":")[0].strip()
         self.headers[index] = Header(header.name, value, f"{spelled}: {value}")
-        self._changed()
+        self._changed(header.name)
 
     def remove_first_value(self, name: str) -> str | None:
         """Remove the first comma-separated element of a header (e.g. top Via or Route).
@@ -383,7 +387,7 @@ class SipMessage:
                 del self.headers[index]
             else:
                 self.replace_header_at(index, ", ".join(values[1:]))
-            self._changed()
+            self._changed(key)
             return values[0] if values else None
         return None
 
@@ -398,7 +402,7 @@ class SipMessage:
 
     @property
     def vias(self) -> list[Via]:
-        return self._cached("vias", lambda: [parse_via(v) for v in self.get_values("via")])
+        return self._cached("via", lambda: [parse_via(v) for v in self.get_values("via")])
 
     @property
     def via1(self) -> Via:
@@ -600,14 +604,17 @@ def _parse(data: bytes, stream: bool) -> SipMessage:
             sep_len = 0
     head = data[:end].decode(ENCODING, ERRORS)
     body_start = end + sep_len
-    lines = head.split("\n")
+    if head.count("\n") == head.count("\r\n"):
+        lines = head.split("\r\n")  # the usual case: CRLF line ends only
+    else:
+        lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
     # skip leading empty lines (RFC 3261 7.5: keep-alive CRLFs before a message)
     index = 0
-    while index < len(lines) and not lines[index].strip("\r"):
+    while index < len(lines) and not lines[index]:
         index += 1
     if index >= len(lines):
         raise ParseError("empty message")
-    start = lines[index].rstrip("\r")
+    start = lines[index]
     headers = _parse_headers(lines, index + 1)
 
     message: SipMessage
@@ -638,12 +645,31 @@ def _parse(data: bytes, stream: bool) -> SipMessage:
     return message
 
 
+# header names as written (before the colon) -> normalized name; bounded, so a
+# flood of random names can not grow it without limit
+_KNOWN_NAMES: dict[str, str] = {}
+_KNOWN_NAMES_MAX = 2048
+
+
+def _header_key(written: str) -> str:
+    key = _KNOWN_NAMES.get(written)
+    if key is not None:
+        return key
+    name = written.rstrip()
+    if not _is_token(name):
+        raise ParseError("bad header name")
+    key = normalize_name(name)
+    if len(_KNOWN_NAMES) < _KNOWN_NAMES_MAX:
+        _KNOWN_NAMES[written] = key
+    return key
+
+
 def _parse_headers(lines: list[str], first: int) -> list[Header]:
+    """Header lines (line ends already removed) -> Header objects, unfolding continuations."""
     headers: list[Header] = []
+    append = headers.append
     for i in range(first, len(lines)):
         line = lines[i]
-        if line.endswith("\r"):
-            line = line[:-1]
         if not line:
             continue
         if line[0] in " \t":
@@ -653,13 +679,10 @@ def _parse_headers(lines: list[str], first: int) -> list[Header]:
             prev = headers[-1]
             headers[-1] = Header(prev.name, f"{prev.value} {line.strip()}".strip(), f"{prev.raw}\r\n{line}")
             continue
-        colon = line.find(":")
-        if colon <= 0:
+        written, sep, value = line.partition(":")
+        if not sep or not written:
             raise ParseError("bad header line")
-        name = line[:colon].rstrip()
-        if not _is_token(name):
-            raise ParseError("bad header name")
-        headers.append(Header(normalize_name(name), line[colon + 1 :].strip(), line))
+        append(Header(_header_key(written), value.strip(), line))
     return headers
 
 
@@ -702,8 +725,8 @@ def _check_request(request: Request) -> None:
     if cseq.method.upper() != request.method.upper():
         raise ParseError("CSeq method does not match the request method")
     request.via1  # parses every Via; raises ParseError when broken
-    request.from_
-    request.to
+    # From and To are parsed when first used (lazy): a broken one surfaces as a
+    # ParseError there, which the script turns into a failed function / error_route
     mf = request.get("max-forwards")
     if mf is not None and (not mf.strip().isdigit() or len(mf.strip()) > 3):
         raise ParseError("bad Max-Forwards")
