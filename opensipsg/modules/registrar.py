@@ -65,7 +65,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ParseError
+from ..errors import DBError, ParseError
 from ..registry import B, F, L, O, R, Module, Param, function, register_module
 from ..script.context import Branch
 from ..sip.nameaddr import NameAddr, parse_name_addr, unquote_string
@@ -328,10 +328,15 @@ class RegistrarModule(Module):
                 # refuse (420) before touching the bindings
                 path_vector = ",".join(ctx.msg.get_values("path")) or None
                 extra_headers.extend(self._path_reply_headers(ctx.msg, flags, path_vector))
-            if is_star:
-                location.delete_record(aor)
-            elif contacts:
-                self._add_contacts(ctx, location, aor, contacts, flags, now)
+            try:
+                if is_star:
+                    location.delete_record(aor)
+                elif contacts:
+                    self._add_contacts(ctx, location, aor, contacts, flags, now)
+                record = location.get_record(aor)
+            except DBError as exc:  # usrloc db_mode 1-3: the database failed
+                log.error("save: usrloc failed for AOR <%s>: %s", aor, exc)
+                raise RegistrarError(500, "usrloc database error") from None
         except RegistrarError as exc:
             stats.inc("registrar:rejected_regs")
             if not flags.no_reply:
@@ -340,7 +345,6 @@ class RegistrarModule(Module):
         stats.inc("registrar:accepted_regs")
         if flags.no_reply:
             return 1
-        record = location.get_record(aor)
         headers = []
         contact_line = self._contact_header(record, now) if record is not None else None
         if contact_line:
@@ -569,7 +573,11 @@ class RegistrarModule(Module):
             aor = self.extract_aor(uri_text)
         except RegistrarError:
             return -3
-        record = location.get_record(aor)
+        try:
+            record = location.get_record(aor)
+        except DBError as exc:
+            log.error("lookup: usrloc failed for AOR <%s>: %s", aor, exc)
+            return -3
         if record is None:
             return -1
         now = int(time.time())
@@ -631,7 +639,11 @@ class RegistrarModule(Module):
             key = self.extract_aor(uri_text)
         except RegistrarError:
             return -1
-        record = location.get_record(key)
+        try:
+            record = location.get_record(key)
+        except DBError as exc:
+            log.error("registered: usrloc failed for AOR <%s>: %s", key, exc)
+            return -1
         if record is None:
             return -1
         now = int(time.time())
