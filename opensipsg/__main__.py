@@ -198,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     gevent.signal_handler(signal.SIGINT, on_signal)
     gevent.signal_handler(signal.SIGHUP, lambda: None)
     core.start()
+    # everything loaded so far lives as long as the process: keep the cyclic
+    # garbage collector from walking it again and again (measured: ~20% CPU per message)
+    import gc
+
+    gc.freeze()
     log.info("%s %s started", SERVER_NAME, __version__)
     profile_to = os.environ.get("OPENSIPSG_PROFILE")  # developers: cProfile output file
     if profile_to:
