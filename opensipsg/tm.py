@@ -150,6 +150,31 @@ class TransactionLayer:
                      "5xx_transactions", "6xx_transactions"):
             self.stats.register(f"tm:{name}")
         self.stats.register("tm:inuse_transactions", lambda: len(self.servers))
+        # TM callbacks for other modules (acc...), called in the transaction's greenlet:
+        #   final_reply(tx, status, reason, reply)  a final reply goes upstream (each
+        #       relayed 2xx of a forked INVITE too, never a retransmission); reply is
+        #       the Response relayed, None for a local reply (1.6 TMCB_RESPONSE_OUT)
+        #   failure(tx, status, reply)  every branch failed, before the failure route
+        #       runs (each serial-forking round); reply None for a local 408/487
+        #       (1.6 TMCB_ON_FAILURE)
+        #   request_relayed(ctx, tx, status, reason)  a CANCEL was relayed; tx is the
+        #       INVITE's transaction, status/reason those of our reply to the CANCEL
+        #   e2e_ack(ctx)  an ACK for a 2xx passes through t_relay (1.6 TMCB_E2EACK_IN)
+        self.callbacks: dict[str, list[Any]] = {"final_reply": [], "failure": [], "request_relayed": [],
+                                                "e2e_ack": []}
+
+    def register(self, event: str, fn: Any) -> None:
+        """Add a callback for ``event`` (see ``self.callbacks``)."""
+        if event not in self.callbacks:
+            raise ValueError(f"unknown tm callback event {event!r}")
+        self.callbacks[event].append(fn)
+
+    def _fire(self, event: str, *args: Any) -> None:
+        for fn in self.callbacks[event]:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("tm %s callback %r failed", event, fn)
 
     def configure(self, timers: Timers) -> None:
         self.timers = timers
@@ -237,6 +262,8 @@ class TransactionLayer:
         request: Request = ctx.request
         method = request.method
         if method == "ACK":
+            if self.callbacks["e2e_ack"]:
+                self._fire("e2e_ack", ctx)
             return self.core.forward(ctx, dest) if dest else self.core.forward(ctx)
         if method == "CANCEL":
             return self._relay_cancel(ctx, dest)
@@ -489,7 +516,7 @@ class TransactionLayer:
                 self._on_response(client_branch, reply, src_ip, src_port, listener)
             elif 200 <= reply.status < 300 and tx.invite:
                 # 2xx retransmission for a completed branch: relay it again (end-to-end)
-                self._relay_upstream(tx, reply)
+                self._relay_upstream(tx, reply, retransmission=True)
 
     def _on_response(self, branch: ClientBranch, reply: Response, src_ip: str, src_port: int, listener: Any) -> None:
         tx = branch.owner
@@ -542,6 +569,8 @@ class TransactionLayer:
         status = best.status
         if tx.cancelled and best.final is None:
             status = 487
+        if self.callbacks["failure"]:
+            self._fire("failure", tx, status, best.final)
         failure_route = tx.armed.pop("failure", None)
         if failure_route:
             before = len(tx.branches)
@@ -608,16 +637,17 @@ class TransactionLayer:
                     merged.add_header(name, value)
         return merged
 
-    def _relay_upstream(self, tx: ProxyTransaction, reply: Response) -> None:
+    def _relay_upstream(self, tx: ProxyTransaction, reply: Response, retransmission: bool = False) -> None:
         out = reply.copy()
         out.remove_first_value("via")
         if out.status == 503:
             out.status = 500  # 1.6 relays a 503 as 500 (status digits only)
         self.stats.inc("tm:relayed_replies")
         self.core.stats.inc("core:fwd_replies")
-        self._send_upstream(tx, out, local=False)
+        self._send_upstream(tx, out, local=False, retransmission=retransmission)
 
-    def _send_upstream(self, tx: ProxyTransaction, reply: Response, local: bool) -> None:
+    def _send_upstream(self, tx: ProxyTransaction, reply: Response, local: bool,
+                       retransmission: bool = False) -> None:
         status = reply.status
         data = reply.to_bytes()
         if local:
@@ -629,6 +659,8 @@ class TransactionLayer:
             tx.final_status = status
             if first:
                 self.stats.inc(f"tm:{status // 100}xx_transactions")
+            if not retransmission and self.callbacks["final_reply"]:
+                self._fire("final_reply", tx, status, reply.reason, None if local else reply)
         tx.last_reply_status = max(tx.last_reply_status, status)
         if status >= 200 and tx.server.state == "terminated":
             # 2xx retransmission relayed end to end
@@ -648,6 +680,8 @@ class TransactionLayer:
             # RFC 3261 16.10: no matching transaction -> forward statelessly
             return self.core.forward(ctx, dest)
         self.core.send_to(dest_addr, reply.to_bytes(), ctx.listener, ctx.extra.get("conn"))
+        if self.callbacks["request_relayed"]:
+            self._fire("request_relayed", ctx, tx, 200, "canceling")
         with tx.lock:
             if tx.final_status >= 200:
                 return 1
