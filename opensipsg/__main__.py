@@ -181,14 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         if path:
             with open(path, "w") as handle:
                 handle.write(f"{value}\n")
-    try:
-        drop_privileges(user or params.user, group or params.group)
-    except (KeyError, PermissionError) as exc:
-        log.critical("cannot change user/group: %s", exc)
-        return 1
-
     import gevent
 
+    # the hub and signal handlers first: they import what they need while we may still read it
     stopping = gevent.event.Event()
 
     def on_signal() -> None:
@@ -197,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     gevent.signal_handler(signal.SIGTERM, on_signal)
     gevent.signal_handler(signal.SIGINT, on_signal)
     gevent.signal_handler(signal.SIGHUP, lambda: None)
+    try:
+        drop_privileges(user or params.user, group or params.group)
+    except (KeyError, PermissionError) as exc:
+        log.critical("cannot change user/group: %s", exc)
+        return 1
     core.start()
     # everything loaded so far lives as long as the process: keep the cyclic
     # garbage collector from walking it again and again (measured: ~20% CPU per message)
