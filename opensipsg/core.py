@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import SERVER_NAME, __version__
-from .errors import ConfigError, ParseError, ScriptError
+from .errors import ConfigError, OpensipsgError, ParseError, ScriptError
 from .registry import RouteType
 from .script.ast import Config
 from .script.context import RouteContext
@@ -148,7 +148,12 @@ class Core:
         self.modules = load_modules(config, self)
         self.script = compile_script(config, self, self.modules)
         for module in self.modules.values():
-            module.init()
+            try:
+                module.init()
+            except (ConfigError, ScriptError):
+                raise
+            except (ValueError, LookupError, OSError, OpensipsgError) as exc:
+                raise ConfigError(f"module {module.name}: {exc}") from None
         self.running = False
 
     @classmethod

@@ -35,6 +35,7 @@ def _error(node: Any, message: str) -> ScriptError:
 
 
 def _find_class(name: str) -> type[Module] | None:
+    importlib.import_module("opensipsg.modules")  # registers the names of older releases
     cls = REGISTRY.module_class(name)
     if cls is not None:
         return cls
