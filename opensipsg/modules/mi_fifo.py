@@ -66,6 +66,7 @@ import os
 import pwd
 import re
 import stat
+import time
 from typing import Any
 
 from ..registry import Module, Param, register_module
@@ -296,20 +297,39 @@ class MIFifoModule(Module):
             if not _safe_reply_fifo(fd, path):
                 return
             data = text.encode("utf-8", "replace")
-            deadline = self.reply_timeout
-            with gevent.Timeout(deadline, False):
-                while data:
-                    try:
-                        written = os.write(fd, data)
-                        data = data[written:]
-                    except BlockingIOError:
-                        wait_write(fd)
-            if data:
-                log.error("mi_fifo: reply to %s not taken within %.0f s: dropped", path, deadline)
+            deadline = time.monotonic() + self.reply_timeout
+            while data:
+                try:
+                    written = os.write(fd, data)
+                    data = data[written:]
+                    continue
+                except BlockingIOError:
+                    pass
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    log.error("mi_fifo: reply to %s not taken within %.0f s: dropped", path, self.reply_timeout)
+                    break
+                try:
+                    wait_write(fd, timeout=remaining)
+                except Exception:  # socket.timeout
+                    pass
         except OSError as exc:  # EPIPE: the client went away
             log.error("mi_fifo: write error (%s): %s", path, exc.strerror)
         finally:
-            os.close(fd)
+            _close_now(fd)
+
+
+def _close_now(fd: int) -> None:
+    """Close at once. gevent's patched os.close defers the close to the next turn
+    of the event loop, which may sleep until its next timer (seconds): the client
+    would wait that long for end-of-file. No watcher is left on a reply fd."""
+    try:
+        from gevent import monkey
+
+        closer = monkey.get_original("os", "close")
+    except Exception:  # not patched / no gevent
+        closer = os.close
+    closer(fd)
 
 
 def _safe_reply_fifo(fd: int, path: str) -> bool:
