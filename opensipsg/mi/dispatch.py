@@ -66,7 +66,10 @@ def run(core: Any, name: str, args: list[str] | tuple[str, ...] = ()) -> MIReply
         return not_available(name)
     try:
         result = handler([str(a) for a in args])
-    except Exception:
+    except Exception as exc:
+        status, reason = getattr(exc, "status", None), getattr(exc, "reason", None)
+        if isinstance(status, int) and isinstance(reason, str):
+            return MIReply(code=status, reason=reason)  # e.g. domain's DomainMIError(500, ...)
         log.exception("MI command %s failed", name)
         return failed(name)
     return as_reply(name, result)

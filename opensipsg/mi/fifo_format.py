@@ -142,25 +142,27 @@ def parse_args(lines: list[str]) -> list[str]:
     values: list[str] = []
     index = 0
     while index < len(lines):
-        line = lines[index].rstrip("\r\n")
+        line = lines[index].rstrip("\n")
         index += 1
         text = line.strip()
         if not text:
             continue
-        if not text.startswith('"'):
+        if text.startswith('"'):
+            text = line.lstrip()  # keep a CR inside a quoted value (SIP headers)
+        else:
             head, sep, rest = text.partition(MI_ATTR_VAL_SEP)
             if not sep:
                 if '"' in text:
                     raise RequestError(f"parse error around \" in {text!r}")
                 values.append(text)
                 continue
-            rest = rest.strip()
-            if not rest.startswith('"'):
+            if not rest.strip().startswith('"'):
+                rest = rest.strip()
                 if '"' in rest:
                     raise RequestError(f"parse error around \" in {text!r}")
                 values.append(rest)
                 continue
-            text = rest
+            text = rest.lstrip()
         # quoted value, maybe over several lines
         body = text[1:]
         collected: list[str] = []
@@ -174,7 +176,7 @@ def parse_args(lines: list[str]) -> list[str]:
             collected.append(body)
             if index >= len(lines):
                 raise RequestError("unterminated quoted value")
-            body = lines[index].rstrip("\r\n")
+            body = lines[index].rstrip("\n")
             index += 1
         values.append("\n".join(collected).replace('\\"', '"'))
     return values

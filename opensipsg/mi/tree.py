@@ -6,6 +6,7 @@ so the FIFO writer can reproduce 1.6's text byte for byte. Pure: no I/O.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -13,6 +14,8 @@ MI_OK = "OK"
 MI_MISSING_PARM = "Too few or too many arguments"
 MI_BAD_PARM = "Bad parameter"
 MI_INTERNAL_ERR = "Server Internal Error"
+
+_NAMED_LINE = re.compile(r"([^\s:][^:]*?):: (.*)\Z", re.S)
 
 
 @dataclass
@@ -111,8 +114,9 @@ def as_reply(command: str, result: Any) -> MIReply:
     """Turn what a handler returned into a reply.
 
     MIReply as is; None or True -> ``200 OK``; False -> failed; a (code, reason)
-    pair; a str -> one unnamed node; a list/tuple of str -> one unnamed node each
-    (e.g. domain_dump returning lines); a dict -> ``key:: value`` nodes.
+    pair; a str -> one unnamed node; a list/tuple of str -> one node each, named
+    when the line reads ``Name:: value`` (domain_dump returns such lines); a dict
+    -> ``key:: value`` nodes.
     """
     if isinstance(result, MIReply):
         return result
@@ -134,6 +138,10 @@ def as_reply(command: str, result: Any) -> MIReply:
         for item in result:
             if isinstance(item, MINode):
                 reply.children.append(item)
+                continue
+            named = _NAMED_LINE.match(str(item))
+            if named:  # "Domain:: example.com" from a module: a named node
+                reply.add(named.group(1), named.group(2))
             else:
                 reply.add(None, item)
         return reply
