@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import replace
 from typing import Any
 
 import gevent
@@ -264,7 +265,7 @@ class TransactionLayer:
         if method == "ACK":
             if self.callbacks["e2e_ack"]:
                 self._fire("e2e_ack", ctx)
-            return self.core.forward(ctx, dest) if dest else self.core.forward(ctx)
+            return self.core.forward(ctx, dest)
         if method == "CANCEL":
             return self._relay_cancel(ctx, dest)
         tx = ctx.transaction
@@ -369,11 +370,7 @@ class TransactionLayer:
                     changes[attr] = float(int(value))
                 except (TypeError, ValueError):
                     pass
-        if changes:
-            from dataclasses import replace
-
-            timers = replace(timers, **changes)
-        return timers
+        return replace(timers, **changes) if changes else timers
 
     def _branch_context(self, tx: ProxyTransaction, ctx: RouteContext, target: Branch, index: int) -> RouteContext:
         branch_ctx = RouteContext(
@@ -440,7 +437,8 @@ class TransactionLayer:
                 self._branch_timeout(branch)
             elif isinstance(action, Terminate):
                 branch.timers.clear()
-                self.clients.pop(branch.branch_id, None) if branch.owner.done else None
+                if branch.owner.done:
+                    self.clients.pop(branch.branch_id, None)
 
     def _client_timer(self, branch: ClientBranch, name: str) -> None:
         tx = branch.owner
