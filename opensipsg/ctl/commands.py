@@ -220,6 +220,9 @@ class Ctl:
             return 0
         if a["ping"]:
             return self.ping(a["<uri>"])
+        if a["cdr"]:
+            from .cdr import run
+            return run(self, a)
         self.fail("unknown command")
 
     # -- subscribers --------------------------------------------------------------------

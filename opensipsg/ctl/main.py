@@ -27,6 +27,8 @@ Usage:
   opensipsctl [-c FILE] (ps | uptime | online | version)
   opensipsctl [-c FILE] ping <uri>
   opensipsctl [-c FILE] (fifo | unixsock) <command> [<arg>...]
+  opensipsctl [-c FILE] cdr show [-n COUNT] [--callid ID] [--since TIME]
+  opensipsctl [-c FILE] cdr export [--since TIME] [<file>]
   opensipsctl -h | --help
 
 Options:
@@ -40,6 +42,8 @@ Options:
   -v VALUE   avp: value.
   -t TYPE    avp: type (0 str:str, 1 str:int, 2 int:str, 3 int:int).
   --brief    ul show: AORs only.
+  --callid ID   cdr show: only the CDRs of this Call-ID.
+  --since TIME  cdr: calls started since 'YYYY-MM-DD HH:MM:SS'.
   -h --help  This text.
 
 Commands marked with a database need DBENGINE (MYSQL or SQLITE with DB_PATH)
