@@ -215,6 +215,11 @@ class Module:
             setattr(self, pname, value)
         self.param_values[pname] = getattr(self, pname)
 
+    def on_bind(self, function: str, values: tuple[Any, ...]) -> None:
+        """Called at load time for every call of one of this module's functions in
+        the script, with its fixed-up arguments (e.g. registrar registers the
+        usrloc tables its save()/lookup() calls name, as 1.6 does at start-up)."""
+
     def init(self) -> None:
         """Check parameters and prepare state, once the whole script is loaded."""
 

@@ -87,31 +87,7 @@ def _uint(text: str) -> int:
 
 def _find_table(ul: Any, name: str) -> Any:
     getter = getattr(ul, "get_domain", None)
-    table = getter(name) if callable(getter) else (getattr(ul, "domains", {}) or {}).get(name)
-    if table is None and _script_uses_table(ul, name):
-        # 1.6's registrar registers its tables while the script loads; ours does it
-        # on first use, so a table the script names may not exist yet: make it now
-        table = ul.register_domain(name)
-    return table
-
-
-def _script_uses_table(ul: Any, name: str) -> bool:
-    """Whether the routing script passes "name" to a registrar function
-    (save/lookup/registered); read from the cfg file text."""
-    config = getattr(getattr(ul, "core", None), "config", None)
-    path = getattr(config, "file", None)
-    if not path or not callable(getattr(ul, "register_domain", None)):
-        return False
-    cache = getattr(ul, "_mi_script_tables", None)
-    if cache is None:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-        except OSError:
-            text = ""
-        cache = set(re.findall(r"\b(?:save|lookup|registered)\s*\(\s*\"([^\"]+)\"", text))
-        ul._mi_script_tables = cache
-    return name in cache
+    return getter(name) if callable(getter) else (getattr(ul, "domains", {}) or {}).get(name)
 
 
 def _fix_aor(ul: Any, aor: str) -> str | None:

@@ -240,6 +240,11 @@ class RegistrarModule(Module):
             raise ValueError("registrar: module usrloc is not loaded")
         return found
 
+    def on_bind(self, function: str, values: tuple[Any, ...]) -> None:
+        # the tables the script names exist from start-up on (MI ul_* can see them)
+        if function in ("save", "lookup", "registered") and values and isinstance(values[0], str):
+            self._table(values[0])
+
     def _table(self, name: str) -> Location:
         if self.usrloc is None:
             self.usrloc = self._find_usrloc()

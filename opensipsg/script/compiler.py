@@ -665,6 +665,7 @@ class _Compiler:
         handler = spec.handler
         if module is not None:
             handler = handler.__get__(module, type(module))
+            module.on_bind(name, values)
         return self.make_call(handler, values, stmt)
 
     def fix_arg(self, spec: FunctionSpec, kind: str, arg: ast.Arg, is_core: bool) -> Any:
