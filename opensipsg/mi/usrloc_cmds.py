@@ -8,7 +8,6 @@ Handlers take the usrloc module instance and the argument values.
 """
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
