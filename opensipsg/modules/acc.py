@@ -237,7 +237,8 @@ class AccModule(Module):
                     raise self._fail("db_extra", str(exc)) from None
             self.db = self.core.database(self.db_url)
         elif self.db_flag >= 0 or self.db_missed_flag >= 0:
-            raise self._fail("db_flag", "database accounting needs db_url")
+            # 1.6: db_flag without db_url leaves database accounting inactive (the stock cfg does this)
+            log.warning("acc: db_flag/db_missed_flag set but no db_url: database accounting is inactive")
         if self.aaa_url:
             from .aaa_radius import shared_client
 
@@ -251,7 +252,7 @@ class AccModule(Module):
             except OpensipsgError as exc:
                 raise ConfigError(str(exc)) from None
         elif self.aaa_flag >= 0 or self.aaa_missed_flag >= 0:
-            raise self._fail("aaa_flag", "RADIUS accounting needs aaa_url")
+            log.warning("acc: aaa_flag/aaa_missed_flag set but no aaa_url: RADIUS accounting is inactive")
         tm = self.core.tm
         tm.register("final_reply", self._on_final_reply)
         tm.register("failure", self._on_failure)

@@ -739,7 +739,7 @@ def test_default_config() -> None:
     modules = [m.path for m in cfg.loadmodules]
     assert modules == [f"{m}.so" for m in (
         "signaling", "sl", "tm", "rr", "maxfwd", "usrloc", "registrar", "textops",
-        "uri")]  # mi_fifo and acc stay commented out until those modules ship
+        "mi_fifo", "uri", "acc")]
     assert ("usrloc", "db_mode", 0) in [(m.module_regex, m.param, m.value) for m in cfg.modparams]
     names = {n.name for n in walk(cfg.routes["0"].body) if isinstance(n, ast.Call)}
     assert {"save", "lookup", "record_route", "loose_route", "t_check_trans"} <= names
