@@ -26,11 +26,24 @@ getent passwd opensipsg >/dev/null || useradd --system --gid opensipsg --home-di
 install -d -o opensipsg -g opensipsg /var/lib/opensipsg
 install -d /etc/opensipsg
 [ -e /etc/opensipsg/opensipsg.cfg ] || install -m 0644 etc/opensipsg.cfg /etc/opensipsg/opensipsg.cfg
+# the same with digest authentication against the embedded SQLite database (see README)
+install -m 0644 etc/opensipsg-auth.cfg /etc/opensipsg/opensipsg-auth.cfg.sample
+if [ ! -e /etc/opensipsg/opensipsctlrc ]; then
+    install -m 0640 etc/opensipsctlrc /etc/opensipsg/opensipsctlrc
+    printf '\n# installed by scripts/install-server.sh: the embedded default database\nDBENGINE=SQLITE\nDB_PATH=/var/lib/opensipsg/opensips.sqlite\n' \
+        >> /etc/opensipsg/opensipsctlrc
+fi
 [ -e /etc/default/opensipsg ] || install -m 0644 etc/default.opensipsg /etc/default/opensipsg
 install -m 0755 etc/init.d/opensipsg /etc/init.d/opensipsg
 install -d /etc/systemd/system
 install -m 0644 etc/opensipsg.service /etc/systemd/system/opensipsg.service
 ln -sf "$PREFIX/bin/opensipsg" /usr/local/sbin/opensipsg
+ln -sf "$PREFIX/bin/opensipsctl" /usr/local/sbin/opensipsctl
+# the subscriber database (SQLite, 1.6 schema): created once, owned by the server's user
+if [ ! -e /var/lib/opensipsg/opensips.sqlite ]; then
+    "$PREFIX/bin/opensipsctl" db create
+fi
+chown opensipsg:opensipsg /var/lib/opensipsg/opensips.sqlite
 
 "$PREFIX/bin/opensipsg" -c -f /etc/opensipsg/opensipsg.cfg
 
