@@ -9,9 +9,10 @@ Overview
     Regular expressions are POSIX extended, case-insensitive and newline
     sensitive (REG_EXTENDED|REG_ICASE|REG_NEWLINE, as 1.6's fixups compile
     them): ``.`` never matches a line end and ``^``/``$`` match at line
-    boundaries. :func:`posix_ere_to_python` translates the POSIX dialect
+    boundaries. :func:`posix_ere_to_python` (from
+    :mod:`opensipsg.script.regex`, the one translator) turns the POSIX dialect
     (``[[:digit:]]`` classes, literal backslashes in brackets, GNU ``\\<``
-    ``\\>`` word anchors) into Python ``re`` syntax; other modules reuse it.
+    ``\\>`` word anchors) into Python ``re`` syntax.
 
     Differences from 1.6, on purpose: functions see the message as it stands
     now (1.6 searched the original buffer, so a header added by append_hf()
@@ -78,6 +79,7 @@ from typing import Any
 
 from ..errors import ParseError
 from ..registry import B, E, F, L, O, R, Module, function, register_module
+from ..script.regex import compile_posix_ere, posix_ere_to_python  # noqa: F401 (public names)
 from ..sip.message import Header, Request, normalize_name
 from ..sip.uri import parse_uri
 
@@ -88,130 +90,7 @@ ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 
 # ---------------------------------------------------------------------------
-# POSIX ERE -> Python re
-
-_PUNCT = "".join(re.escape(c) for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_POSIX_CLASSES = {
-    "alpha": "a-zA-Z",
-    "digit": "0-9",
-    "alnum": "a-zA-Z0-9",
-    "upper": "A-Z",
-    "lower": "a-z",
-    "space": " \\t\\n\\r\\f\\v",
-    "blank": " \\t",
-    "punct": _PUNCT,
-    "xdigit": "0-9A-Fa-f",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "print": "\\x20-\\x7e",
-    "graph": "\\x21-\\x7e",
-    "word": "a-zA-Z0-9_",
-}
-# GNU regex escapes that keep a meaning outside brackets
-_GNU_ESCAPES = {"w": "\\w", "W": "\\W", "s": "\\s", "S": "\\S", "b": "\\b", "B": "\\B",
-                "<": "\\b(?=\\w)", ">": "\\b(?<=\\w)", "`": "\\A", "'": "\\Z"}
-
-
-def _translate_bracket(pattern: str, i: int, newline: bool) -> tuple[str, int]:
-    """Translate the bracket expression starting at pattern[i] == '['; returns (text, next index)."""
-    n = len(pattern)
-    j = i + 1
-    out = ["["]
-    if j < n and pattern[j] == "^":
-        out.append("^")
-        j += 1
-        if newline:
-            out.append("\\n")
-    first = True
-    while j < n:
-        ch = pattern[j]
-        if ch == "]" and not first:
-            out.append("]")
-            return "".join(out), j + 1
-        first = False
-        if ch == "[" and j + 1 < n and pattern[j + 1] in ":=.":
-            kind = pattern[j + 1]
-            end = pattern.find(kind + "]", j + 2)
-            if end < 0:
-                raise re.error(f"unterminated [{kind} in bracket expression")
-            name = pattern[j + 2 : end]
-            if kind == ":":
-                cls = _POSIX_CLASSES.get(name)
-                if cls is None:
-                    raise re.error(f"unknown character class [:{name}:]")
-                out.append(cls)
-            else:  # [=a=] equivalence class, [.x.] collating symbol: the character itself
-                out.append(re.escape(name))
-            j = end + 2
-            continue
-        if ch in "\\[&~|":
-            out.append("\\" + ch)
-        elif ch == "]":  # ']' first in the list is a literal
-            out.append("\\]")
-        else:
-            out.append(ch)
-        j += 1
-    raise re.error("unterminated bracket expression")
-
-
-def posix_ere_to_python(pattern: str, newline: bool = False) -> str:
-    """Translate a POSIX extended regular expression into Python ``re`` syntax.
-
-    * bracket expressions: ``[[:digit:]]`` style classes, ``[=a=]``/``[.a.]``,
-      backslash and ``[`` literal inside brackets, ``]`` literal when first;
-    * GNU escapes ``\\w \\W \\s \\S \\b \\B \\< \\> \\` \\'`` keep their meaning,
-      back-references ``\\1``.. stay, any other escaped character is that
-      character (glibc has no ``\\d``: it means a literal ``d``);
-    * ``*``, ``+``, ``?`` where nothing precedes them are literals.
-
-    With ``newline`` (REG_NEWLINE) a non-matching list ``[^...]`` never
-    matches a line end; compile the result with ``re.M`` (see
-    :func:`compile_posix_ere`).
-    """
-    out: list[str] = []
-    i = 0
-    n = len(pattern)
-    at_start = True  # nothing to repeat here (start, after '(' or '|')
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 >= n:
-                raise re.error("trailing backslash")
-            nxt = pattern[i + 1]
-            if nxt in _GNU_ESCAPES:
-                out.append(_GNU_ESCAPES[nxt])
-            elif nxt.isdigit() and nxt != "0":
-                out.append("\\" + nxt)
-            else:
-                out.append(re.escape(nxt))
-            i += 2
-            at_start = False
-            continue
-        if ch == "[":
-            text, i = _translate_bracket(pattern, i, newline)
-            out.append(text)
-            at_start = False
-            continue
-        if ch in "*+?" and at_start:
-            out.append("\\" + ch)
-            i += 1
-            at_start = False
-            continue
-        if ch == "{" and at_start:
-            out.append("\\{")
-            i += 1
-            continue
-        out.append(ch)
-        at_start = ch in "(|" or (ch == "^")
-        i += 1
-    return "".join(out)
-
-
-@lru_cache(maxsize=512)
-def compile_posix_ere(pattern: str, icase: bool = True, newline: bool = True) -> re.Pattern[str]:
-    """Compile a POSIX ERE the way 1.6 fixups do (REG_ICASE, REG_NEWLINE by default)."""
-    flags = (re.I if icase else 0) | (re.M if newline else re.S)
-    return re.compile(posix_ere_to_python(pattern, newline=newline), flags)
-
+# POSIX ERE -> Python re: script/regex.py translates; these adjust the line mode
 
 @lru_cache(maxsize=512)
 def _line_mode(regex: re.Pattern[str]) -> re.Pattern[str]:
