@@ -57,6 +57,7 @@ from ..errors import ParseError
 from ..registry import B, F, Module, Param, PVSpec, R, function, register_module
 from ..sip.message import Header
 from ..sip.nameaddr import parse_name_addr
+from ..sip.params import params_text
 from ..sip.uri import URI, parse_uri
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,6 @@ def _state(ctx: Any) -> RRState:
     if state is None:
         state = ctx.extra["rr"] = RRState()
     return state
-
-
-def _params_text(uri: URI) -> str:
-    return "".join(f";{name}" if value is None else f";{name}={value}" for name, value in uri.params)
 
 
 def _is_strict(uri: URI) -> bool:
@@ -262,7 +259,7 @@ class RrModule(Module):
         first = _route_uri(msg.get_values("route")[0])
         if self._is_myself(first):
             state = _state(ctx)
-            state.routed_params = _params_text(first)
+            state.routed_params = params_text(first.params)
             double = bool(self.enable_double_rr) and first.param("r2") is not None
             msg.remove_first_value("route")
             # our other entries on top: the second of a double RR pair, and
@@ -293,7 +290,7 @@ class RrModule(Module):
         """RFC 3261 16.4: the R-URI is our RR entry, put there by a strict router."""
         msg = ctx.msg
         state = _state(ctx)
-        state.routed_params = _params_text(ruri)
+        state.routed_params = params_text(ruri.params)
         first = _route_uri(msg.get_values("route")[0])
         if self.enable_double_rr and first.param("r2") is not None and self._is_myself(first):
             msg.remove_first_value("route")

@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote
 
 from ..errors import OpensipsgError, ScriptError
 from ..sip.nameaddr import parse_name_addr, parse_params
+from ..sip.params import find_param
 from ..sip.uri import parse_uri
 from . import ast
 
@@ -191,14 +192,6 @@ def _params_of(value: Value) -> list[tuple[str, str | None]] | None:
         return out
 
 
-def _param_value(params: list[tuple[str, str | None]], name: str) -> Value:
-    lname = name.lower()
-    for pname, pvalue in params:
-        if pname.lower() == lname:
-            return "" if pvalue is None else pvalue
-    return None
-
-
 # --- compilation ----------------------------------------------------------------
 
 # name -> (number of arguments, builder(args) -> fn(value) or fn(ctx, value, *args))
@@ -329,7 +322,7 @@ def _one(name: str, args: tuple[Callable[[Any], Value], ...]) -> Transform:
                 return None
         return uri_param
     if name == "param.value":
-        return lambda ctx, v: None if (p := _params_of(v)) is None else _param_value(p, str(a(ctx)))
+        return lambda ctx, v: None if (p := _params_of(v)) is None else find_param(p, str(a(ctx)))
 
     if name in ("param.valueat", "param.name"):
         want_name = name == "param.name"

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ParseError
+from .params import Params, drop_param, find_param, params_text, set_param
 from .uri import URI, parse_uri
 
 __all__ = [
@@ -23,7 +24,6 @@ __all__ = [
     "unquote_string",
 ]
 
-Params = tuple[tuple[str, "str | None"], ...]
 
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
@@ -74,14 +74,6 @@ def _quoted_end(text: str, start: int) -> int:
     raise ParseError("unterminated quoted string")
 
 
-def _find_param(params: Params, name: str) -> str | None:
-    lname = name.lower()
-    for pname, value in params:
-        if pname.lower() == lname:
-            return "" if value is None else value
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class NameAddr:
     """``"Bob" <sip:bob@x>;tag=1``, ``sip:bob@x;tag=1`` or ``*``.
@@ -108,7 +100,7 @@ class NameAddr:
 
     @property
     def tag(self) -> str | None:
-        return _find_param(self.params, "tag")
+        return find_param(self.params, "tag")
 
     @property
     def display_unescaped(self) -> str | None:
@@ -116,10 +108,10 @@ class NameAddr:
 
     def param(self, name: str) -> str | None:
         """Header parameter ``name`` (case-insensitive): None if absent, '' if value-less."""
-        return _find_param(self.params, name)
+        return find_param(self.params, name)
 
     def has_param(self, name: str) -> bool:
-        return _find_param(self.params, name) is not None
+        return find_param(self.params, name) is not None
 
     def replace(self, **changes: object) -> NameAddr:
         """A copy with ``changes`` applied; it serializes in canonical form."""
@@ -133,26 +125,11 @@ class NameAddr:
         return self.replace(display=quote_string(text)[1:-1], angle=True)
 
     def with_param(self, name: str, value: str | None = None) -> NameAddr:
-        lname = name.lower()
-        params = []
-        found = False
-        for pname, pvalue in self.params:
-            if pname.lower() == lname:
-                if not found:
-                    params.append((name, value))
-                    found = True
-                continue
-            params.append((pname, pvalue))
-        if not found:
-            params.append((name, value))
-        return self.replace(params=tuple(params))
+        return self.replace(params=set_param(self.params, name, value))
 
     def without_param(self, name: str) -> NameAddr:
-        lname = name.lower()
-        params = tuple(p for p in self.params if p[0].lower() != lname)
-        if len(params) == len(self.params):
-            return self
-        return self.replace(params=params)
+        params = drop_param(self.params, name)
+        return self if params is self.params else self.replace(params=params)
 
     def build(self) -> str:
         """Canonical text from the fields (ignores ``raw``).
@@ -169,8 +146,7 @@ class NameAddr:
             parts.append(f"<{self.uri_text}>")
         else:
             parts.append(self.uri_text)
-        for name, value in self.params:
-            parts.append(f";{name}" if value is None else f";{name}={value}")
+        parts.append(params_text(self.params))
         return "".join(parts)
 
     def __str__(self) -> str:

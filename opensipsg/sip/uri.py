@@ -1,5 +1,4 @@
 """SIP, SIPS and tel URIs (RFC 3261 19.1 and 25.1, RFC 3966).
-
 Pure: no I/O, no logging.  :func:`parse_uri` is on the hot path, so it works
 with a handful of ``str.find``/``partition`` calls and two linear character
 checks instead of one big regular expression; results are kept in a small
@@ -18,10 +17,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..errors import ParseError
+from .params import Params, drop_param, find_param, params_text, set_param
 
 __all__ = ["URI", "parse_uri", "uri_equal", "unescape", "DEFAULT_PORTS"]
-
-Params = tuple[tuple[str, "str | None"], ...]
 
 SUPPORTED_SCHEMES = frozenset(("sip", "sips", "tel"))
 DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
@@ -54,14 +52,6 @@ def unescape(text: str) -> str:
     return decoded.decode("utf-8", "surrogateescape")
 
 
-def _find_param(params: Params, name: str) -> str | None:
-    lname = name.lower()
-    for pname, value in params:
-        if pname.lower() == lname:
-            return "" if value is None else value
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class URI:
     """A parsed sip:, sips: or tel: URI.  Names and values are kept as written.
@@ -82,15 +72,15 @@ class URI:
     # -- parameters --------------------------------------------------------
     def param(self, name: str) -> str | None:
         """Value of parameter ``name`` (case-insensitive): None if absent, '' if value-less."""
-        return _find_param(self.params, name)
+        return find_param(self.params, name)
 
     def has_param(self, name: str) -> bool:
-        return _find_param(self.params, name) is not None
+        return find_param(self.params, name) is not None
 
     @property
     def transport(self) -> str:
         """Lower-case ``transport`` parameter, or '' when there is none."""
-        value = _find_param(self.params, "transport")
+        value = find_param(self.params, "transport")
         return value.lower() if value else ""
 
     @property
@@ -113,27 +103,12 @@ class URI:
 
     def with_param(self, name: str, value: str | None = None) -> URI:
         """Set parameter ``name`` (replacing it in place if present, else appending)."""
-        lname = name.lower()
-        params = []
-        found = False
-        for pname, pvalue in self.params:
-            if pname.lower() == lname:
-                if not found:
-                    params.append((name, value))
-                    found = True
-                continue
-            params.append((pname, pvalue))
-        if not found:
-            params.append((name, value))
-        return self.replace(params=tuple(params))
+        return self.replace(params=set_param(self.params, name, value))
 
     def without_param(self, name: str) -> URI:
         """Drop every parameter called ``name`` (case-insensitive)."""
-        lname = name.lower()
-        params = tuple(p for p in self.params if p[0].lower() != lname)
-        if len(params) == len(self.params):
-            return self
-        return self.replace(params=params)
+        params = drop_param(self.params, name)
+        return self if params is self.params else self.replace(params=params)
 
     # -- text ----------------------------------------------------------------
     def build(self) -> str:
@@ -151,8 +126,7 @@ class URI:
             parts.append(self.host)
             if self.port is not None:
                 parts.append(f":{self.port}")
-        for name, value in self.params:
-            parts.append(f";{name}" if value is None else f";{name}={value}")
+        parts.append(params_text(self.params))
         if self.headers:
             parts.append("?")
             parts.append("&".join(f"{name}={value}" for name, value in self.headers))
