@@ -97,6 +97,17 @@ def _fix_aor(ul: Any, aor: str) -> str | None:
     return aor.split("@", 1)[0]
 
 
+def _table_and_aor(ul: Any, table_name: str, aor: str) -> tuple[Any, str] | MIReply:
+    """(usrloc table, fixed AOR) for a command's first two arguments, or the error reply."""
+    table = _find_table(ul, table_name)
+    if table is None:
+        return error(404, "Table not found")
+    fixed = _fix_aor(ul, aor)
+    if fixed is None:
+        return error(400, "Domain missing in AOR")
+    return table, fixed
+
+
 def _is_permanent(contact: Any) -> bool:
     return contact.expires == 0 or contact.expires >= PERMANENT_EXPIRES
 
@@ -117,12 +128,10 @@ def _state(contact: Any) -> str:
 def ul_rm(ul: Any, args: list[str]) -> MIReply:
     if len(args) != 2:
         return error(400, MI_MISSING_PARM)
-    table = _find_table(ul, args[0])
-    if table is None:
-        return error(404, "Table not found")
-    aor = _fix_aor(ul, args[1])
-    if aor is None:
-        return error(400, "Domain missing in AOR")
+    found = _table_and_aor(ul, args[0], args[1])
+    if isinstance(found, MIReply):
+        return found
+    table, aor = found
     try:
         table.delete_record(aor)
     except Exception:
@@ -134,12 +143,10 @@ def ul_rm(ul: Any, args: list[str]) -> MIReply:
 def ul_rm_contact(ul: Any, args: list[str]) -> MIReply:
     if len(args) != 3:
         return error(400, MI_MISSING_PARM)
-    table = _find_table(ul, args[0])
-    if table is None:
-        return error(404, "Table not found")
-    aor = _fix_aor(ul, args[1])
-    if aor is None:
-        return error(400, "Domain missing in AOR")
+    found = _table_and_aor(ul, args[0], args[1])
+    if isinstance(found, MIReply):
+        return found
+    table, aor = found
     record = table.get_record(aor)
     if record is None:
         return error(404, "AOR not found")
@@ -176,8 +183,9 @@ def _add_aor_node(parent: Any, record: Any, now: float, brief: bool) -> None:
         node.add("State", _state(contact))
         node.add("Flags", contact.flags)
         node.add("Cflags", contact.cflags)
-        if _socket(contact):
-            node.add("Socket", _socket(contact))
+        socket = _socket(contact)
+        if socket:
+            node.add("Socket", socket)
         node.add("Methods", methods_to_mask(contact.methods))
 
 
@@ -215,12 +223,10 @@ def ul_add(ul: Any, args: list[str]) -> MIReply:
     """table aor contact expires q unused flags cflags methods (exactly 9)."""
     if len(args) != 9:
         return error(400, MI_MISSING_PARM)
-    table = _find_table(ul, args[0])
-    if table is None:
-        return error(404, "Table not found")
-    aor = _fix_aor(ul, args[1])
-    if aor is None:
-        return error(400, "Domain missing in AOR")
+    found = _table_and_aor(ul, args[0], args[1])
+    if isinstance(found, MIReply):
+        return found
+    table, aor = found
     contact_uri = args[2]
     try:
         expires = _uint(args[3])
@@ -256,12 +262,10 @@ def ul_add(ul: Any, args: list[str]) -> MIReply:
 def ul_show_contact(ul: Any, args: list[str]) -> MIReply:
     if len(args) != 2:
         return error(400, MI_MISSING_PARM)
-    table = _find_table(ul, args[0])
-    if table is None:
-        return error(404, "Table not found")
-    aor = _fix_aor(ul, args[1])
-    if aor is None:
-        return error(400, "Domain missing in AOR")
+    found = _table_and_aor(ul, args[0], args[1])
+    if isinstance(found, MIReply):
+        return found
+    table, aor = found
     record = table.get_record(aor)
     if record is None:
         return error(404, "AOR not found")
