@@ -254,6 +254,15 @@ class Module:
         cls.mi_commands = mi
 
 
+def find_module(core: Any, name: str) -> Any:
+    """A loaded module instance by name (``core.module`` or ``core.modules``), or None."""
+    finder = getattr(core, "module", None)
+    found = finder(name) if callable(finder) else None
+    if found is None:
+        found = (getattr(core, "modules", None) or {}).get(name)
+    return found
+
+
 @dataclass
 class Registry:
     modules: dict[str, type[Module]] = field(default_factory=dict)

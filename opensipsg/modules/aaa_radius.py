@@ -38,7 +38,7 @@ from typing import Any
 
 from ..aaa.radius import AAAError, RadiusClient, parse_aaa_url
 from ..errors import ConfigError
-from ..registry import Module, Param, register_module
+from ..registry import Module, Param, find_module, register_module
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +49,6 @@ def client_for(url: str, who: str) -> RadiusClient:
         return RadiusClient(parse_aaa_url(url))
     except AAAError as exc:
         raise ConfigError(f"{who}: {exc}") from None
-
-
-def find_module(core: Any, name: str) -> Any:
-    """A loaded module instance by name (``core.module`` or ``core.modules``), or None."""
-    finder = getattr(core, "module", None)
-    found = finder(name) if callable(finder) else None
-    if found is None:
-        found = (getattr(core, "modules", None) or {}).get(name)
-    return found
 
 
 def shared_client(core: Any, url: str, who: str) -> RadiusClient:

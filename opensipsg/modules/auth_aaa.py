@@ -64,12 +64,13 @@ import hashlib
 import logging
 from typing import Any
 
+from ..aaa.avps import parse_sip_avp  # noqa: F401 - shared with group/uri; importable from here too
 from ..aaa.dictionary import digest_attribute
 from ..aaa.radius import AAAError, RadiusClient
 from ..errors import ConfigError, ParseError
-from ..registry import Module, Param, R, function, register_module
+from ..registry import Module, Param, R, find_module, function, register_module
 from ..sip.uri import unescape
-from .aaa_radius import find_module, shared_client
+from .aaa_radius import shared_client
 from .auth import AUTH_ERROR, AUTHORIZED, DO_AUTHORIZATION, PROXY, WWW
 
 log = logging.getLogger(__name__)
@@ -77,34 +78,6 @@ log = logging.getLogger(__name__)
 DEFAULT_AAA_URL = "radius:/etc/radiusclient-ng/radiusclient.conf"
 REQUIRED_ATTRIBUTES = ("User-Name", "Digest-Response", "Digest-Attributes", "Service-Type",
                        "Sip-Uri-User", "SIP-AVP", "Acct-Session-Id")
-
-
-def parse_sip_avp(text: str) -> tuple[tuple[str, Any], int | str]:
-    """One SIP-AVP reply item -> (AVP key, value); ValueError when malformed.
-
-    ``name:text`` -> (("s", name), "text"); ``name#12`` -> (("s", name), 12);
-    ``#14:text`` -> (("i", 14), "text"); ``#14#28`` -> (("i", 14), 28).
-    """
-    numeric = text.startswith("#")
-    body = text[1:] if numeric else text
-    cut = min((i for i in (body.find(":"), body.find("#")) if i >= 0), default=-1)
-    if cut <= 0:
-        raise ValueError(f"SIP-AVP {text!r}: no name or no ':'/'#' separator")
-    name, sep, raw_value = body[:cut], body[cut], body[cut + 1:]
-    key: tuple[str, Any]
-    if numeric:
-        try:
-            key = ("i", int(name))
-        except ValueError:
-            raise ValueError(f"SIP-AVP {text!r}: bad numeric name") from None
-    else:
-        key = ("s", name)
-    if sep == "#":
-        try:
-            return key, int(raw_value)
-        except ValueError:
-            raise ValueError(f"SIP-AVP {text!r}: bad integer value") from None
-    return key, raw_value
 
 
 def _call_id(ctx: Any) -> str:

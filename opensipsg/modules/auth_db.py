@@ -49,7 +49,7 @@ import re
 from typing import Any
 
 from ..auth import store
-from ..registry import Module, Param, R, function, register_module
+from ..registry import Module, Param, R, find_module, function, register_module
 from .auth import (
     AUTH_ERROR,
     DO_AUTHORIZATION,
@@ -88,14 +88,6 @@ def parse_load_credentials(text: str) -> list[tuple[tuple[str, Any], str]]:
             key = ("s", column)
         out.append((key, column))
     return out
-
-
-def find_module(core: Any, name: str) -> Any:
-    finder = getattr(core, "module", None)
-    found = finder(name) if callable(finder) else None
-    if found is None:
-        found = (getattr(core, "modules", None) or {}).get(name)
-    return found
 
 
 @register_module

@@ -37,7 +37,7 @@ import random
 import time
 from typing import Any
 
-from ..registry import ALL_ROUTES, Module, Param, PVSpec, function, register_module
+from ..registry import ALL_ROUTES, Module, Param, PVSpec, find_module, function, register_module
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,7 @@ def parse_var_setting(text: str) -> tuple[str, int | str]:
 
 
 def _instance(core: Any) -> "CfgutilsModule":
-    finder = getattr(core, "module", None)
-    found = finder("cfgutils") if callable(finder) else None
-    if found is None:
-        found = (getattr(core, "modules", None) or {}).get("cfgutils")
+    found = find_module(core, "cfgutils")
     if found is None:
         raise LookupError("cfgutils is not loaded")
     return found

@@ -4,21 +4,25 @@ Overview
     Tests on the Request-URI and To tag, a URI user in E.164 form and the
     authenticated digest user; adds R-URI parameters and turns tel: URIs into
     sip: URIs; database checks of the digest user against To/From and of the
-    R-URI user against ``subscriber`` (or the ``uri`` table). The AAA checks
-    (aaa_does_uri_exist, aaa_does_uri_user_exist) come later; their
-    parameters are accepted now.
+    R-URI user against ``subscriber`` (or the ``uri`` table); RADIUS checks
+    of a URI (aaa_does_uri_exist, aaa_does_uri_user_exist: Call-Check).
     The 1.5 names check_to, check_from, does_uri_exist, does_uri_user_exist
     and get_auth_id stop the start-up with an "obsolete" error, as in 1.6.
 
 Dependencies
     None for the plain functions; is_user and db_check_* need credentials
     checked by auth_db (``ctx.extra['authorized_credentials']``, a digest
-    Credentials); the db_* functions need db_url.
+    Credentials); the db_* functions need db_url; the aaa_* functions need
+    aaa_url (aaa_radius, when loaded, shares its RADIUS clients).
 
 Parameters
     db_url (str, NULL), db_table "subscriber", user_column "username",
     domain_column "domain", uriuser_column "uri_user", use_uri_table 0,
-    use_domain 0, aaa_url (str, NULL), service_type 10, use_sip_uri_host 0.
+    use_domain 0, aaa_url (str, NULL; see aaa_radius; required when the
+    script calls an aaa_* function; the client is made on the first call,
+    so loading the script never needs RADIUS), service_type (int, 10,
+    Call-Check: the Service-Type of the aaa_* requests), use_sip_uri_host
+    (int, 0: see aaa_does_uri_exist).
 
 Functions
     has_totag()  [request, local] -- 1 if the To header has a tag.
@@ -48,16 +52,43 @@ Functions
         uriuser_column with use_uri_table, else user_column; and
         domain_column with use_domain) and writes them to the two PVs.
         1 found, -4 not found, -8 database error, -1 bad URI.
+    aaa_does_uri_exist([$pv])  [request, local] -- asks RADIUS whether the
+        R-URI (or the URI in the PV) belongs to a local user. Access-Request
+        attributes in 1.6's order:
+          User-Name        "user@host" (use_sip_uri_host=0), else "user"
+          SIP-URI-Host     the host (only with use_sip_uri_host=1; the
+                           dictionary must define it: dict= of aaa_url)
+          Service-Type     service_type (10, Call-Check)
+          Acct-Session-Id  the Call-ID
+    aaa_does_uri_user_exist([$pv])  [request, local] -- the same with
+        User-Name = the R-URI user (or the PV's value as it is).
+        Both: 1 Access-Accept, and each SIP-AVP reply item becomes an AVP
+        (``name:str``, ``name#int``, ``#id:str``, ``#id#int``; one
+        malformed item -> -2 and none is added); -1 Access-Reject, or a bad
+        or user-less URI / empty PV / no Call-ID (no request sent); -2 error:
+        no server answered (after timeout * (retries + 1) per server) or
+        the client could not be set up. The user is %-unescaped.
+        1.6.x's aaa_checks.c returned -1 for errors too (its -2 branch was
+        commented out) and loaded no AVPs; we follow the 1.6 documentation
+        and 1.5's uri_radius here. A script testing ``if (!aaa_...())``
+        sees no difference.
+
+Example
+    modparam("uri", "aaa_url", "radius:/etc/radiusclient-ng/radiusclient.conf")
+    if (!aaa_does_uri_exist()) { sl_send_reply("404", "Not Found"); exit; }
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from ..aaa.avps import LazyClient, parse_sip_avps
+from ..aaa.radius import AAAError
 from ..auth import store
-from ..errors import ParseError
-from ..registry import F, L, Module, Param, R, function, register_module
+from ..errors import ConfigError, ParseError
+from ..registry import F, L, Module, Param, R, find_module, function, register_module
 from ..sip.uri import parse_uri, unescape
+from .aaa_radius import shared_client
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +96,20 @@ log = logging.getLogger(__name__)
 def unescape_user(user: str | None) -> str | None:
     """The URI user as the database stores it (%-escapes decoded)."""
     return unescape(user) if user else user
+
+
+AAA_FUNCTIONS = ("aaa_does_uri_exist", "aaa_does_uri_user_exist")
+AAA_URI_ATTRIBUTES = ("User-Name", "Service-Type", "Acct-Session-Id", "SIP-AVP")
+
+
+def call_check_attributes(user_name: str, host: str | None, service_type: int,
+                          call_id: str) -> list[tuple[str, Any]]:
+    """The Access-Request of the aaa_does_uri_* checks, in 1.6's order (``host``
+    given: use_sip_uri_host's separate SIP-URI-Host attribute)."""
+    attributes: list[tuple[str, Any]] = [("User-Name", user_name)]
+    if host is not None:
+        attributes.append(("SIP-URI-Host", host))
+    return attributes + [("Service-Type", service_type), ("Acct-Session-Id", call_id)]
 
 
 def is_e164(user: str | None) -> bool:
@@ -99,14 +144,34 @@ class UriModule(Module):
     def __init__(self, core: Any) -> None:
         super().__init__(core)
         self.db: Any = None
+        self.aaa_used = False
+        self.aaa: LazyClient | None = None
+
+    def on_bind(self, function: str, values: tuple[Any, ...]) -> None:
+        if function in AAA_FUNCTIONS:
+            self.aaa_used = True
 
     def init(self) -> None:
+        if self.aaa_used and not self.aaa_url:
+            raise ConfigError("uri: aaa_does_uri_exist()/aaa_does_uri_user_exist() are used but "
+                              "the aaa_url parameter is not set")
+        if self.aaa_url:
+            required = AAA_URI_ATTRIBUTES + (("SIP-URI-Host",) if self.use_sip_uri_host else ())
+            self.aaa = LazyClient(self._make_aaa_client, "uri", required)
         if self.db_url:
             self.db = store.open_database(self.core, self.db_url, "uri")
         stats = getattr(self.core, "stats", None)
         if stats is not None:
             stats.register("uri:positive checks")
             stats.register("uri:negative_checks")
+
+    def _make_aaa_client(self) -> Any:
+        return shared_client(self.core, self.aaa_url, "uri")
+
+    def stop(self) -> None:
+        client = self.aaa.opened if self.aaa is not None else None
+        if client is not None and find_module(self.core, "aaa_radius") is None:
+            client.close()  # a private client (aaa_radius closes the shared ones)
 
     def _stat(self, name: str) -> None:
         stats = getattr(self.core, "stats", None)
@@ -224,6 +289,85 @@ class UriModule(Module):
         user_pv.set(ctx, store.text(rows[0][self.user_column]))
         realm_pv.set(ctx, store.text(rows[0][self.domain_column]))
         return 1
+
+    # -- RADIUS checks (former uri_radius) --------------------------------------------
+    def _aaa_uri(self, ctx: Any, pv: Any, fname: str) -> Any:
+        """The R-URI, or the URI held by ``pv``, parsed; None (logged) when there is none."""
+        if pv is None:
+            try:
+                return ctx.parsed_ruri()
+            except ParseError:
+                log.error("%s: parsing URI failed", fname)
+                return None
+        value = pv.get(ctx)
+        if not isinstance(value, str) or not value:
+            log.error("%s: pvar argument is empty or not a string", fname)
+            return None
+        try:
+            return parse_uri(value)
+        except ParseError:
+            log.error("%s: parsing of URI in pvar failed (%r)", fname, value)
+            return None
+
+    def _aaa_check(self, ctx: Any, user_name: str, host: str | None, fname: str) -> int:
+        try:
+            call_id = ctx.msg.call_id
+        except (ParseError, AttributeError):
+            call_id = None
+        if not call_id:
+            log.error("%s: msg parsing failed or callid not present", fname)
+            return -1
+        if self.aaa is None:
+            log.error("%s: the aaa_url parameter is not set", fname)
+            return -2
+        attributes = call_check_attributes(user_name, host, self.service_type, call_id)
+        try:
+            reply = self.aaa.get().authenticate(attributes)
+        except AAAError as exc:
+            log.error("%s: %s (call-id %s)", fname, exc, call_id)
+            return -2
+        if not reply.accepted:
+            log.debug("%s: RADIUS rejected %s (call-id %s)", fname, user_name, call_id)
+            return -1
+        try:
+            avps = parse_sip_avps(reply.values("SIP-AVP"))
+        except ValueError as exc:
+            log.error("%s: %s (call-id %s)", fname, exc, call_id)
+            return -2
+        for key, value in avps:
+            ctx.avps.add(key, value)
+        return 1
+
+    @function("aaa_does_uri_exist", "pv", optional=1, routes=R | L)
+    def aaa_does_uri_exist(self, ctx: Any, pv: Any = None) -> int:
+        uri = self._aaa_uri(ctx, pv, "aaa_does_uri_exist")
+        if uri is None:
+            return -1
+        user = unescape_user(uri.user)
+        if not user:
+            log.debug("aaa_does_uri_exist: no user in the URI")
+            return -1
+        if self.use_sip_uri_host:
+            return self._aaa_check(ctx, user, uri.host, "aaa_does_uri_exist")
+        return self._aaa_check(ctx, f"{user}@{uri.host}", None, "aaa_does_uri_exist")
+
+    @function("aaa_does_uri_user_exist", "pv", optional=1, routes=R | L)
+    def aaa_does_uri_user_exist(self, ctx: Any, pv: Any = None) -> int:
+        if pv is None:
+            uri = self._aaa_uri(ctx, None, "aaa_does_uri_user_exist")
+            if uri is None:
+                return -1
+            user = unescape_user(uri.user)
+        else:
+            value = pv.get(ctx)
+            if not isinstance(value, str) or not value:
+                log.error("aaa_does_uri_user_exist: pvar argument is empty or not a string")
+                return -1
+            user = value  # 1.6: the PV's value as it is (a user, not a URI)
+        if not user:
+            log.debug("aaa_does_uri_user_exist: no user in the URI")
+            return -1
+        return self._aaa_check(ctx, user, None, "aaa_does_uri_user_exist")
 
     @function("has_totag", routes=R | L)
     def has_totag(self, ctx: Any) -> int:
