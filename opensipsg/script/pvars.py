@@ -45,6 +45,34 @@ def _pv(name: str, *aliases: str, setter: Any = None, needs_param: bool = False,
                            aliases=aliases)
 
 
+# --- URI parts: $rU $rd $rp $rP, $oU ..., $dd ... ----------------------------------
+
+# letter -> (alias suffix, the part of a parsed URI)
+_URI_PARTS: dict[str, tuple[str, Callable[[Any], Value]]] = {
+    "U": ("user", lambda uri: uri.user),
+    "d": ("domain", lambda uri: uri.host),
+    "p": ("port", lambda uri: uri.port or 5060),
+    "P": ("transport", lambda uri: uri.transport or "udp"),
+}
+
+
+def _uri_part_getter(source: Callable[[Any], Any], part: Callable[[Any], Value]) -> Callable[[Any, Any], Value]:
+    def getter(ctx: Any, _p: Any) -> Value:
+        uri = source(ctx)
+        return None if uri is None else part(uri)
+    return getter
+
+
+def _uri_part_pvs(prefix: str, long: str, source: Callable[[Any], Any], letters: str,
+                  setters: dict[str, Callable[[Any, Any, Value], None]] | None = None) -> None:
+    """Register ``$<prefix><letter>`` (alias ``$<long>.<part>``) for each letter: that part
+    of the URI ``source(ctx)`` returns, None when it returns None."""
+    for letter in letters:
+        suffix, part = _URI_PARTS[letter]
+        pseudo_variable(prefix + letter, setter=(setters or {}).get(letter),
+                        aliases=(f"{long}.{suffix}",))(_uri_part_getter(source, part))
+
+
 # --- request URI ------------------------------------------------------------------
 
 def _ruri(ctx: Any) -> Any:
@@ -83,28 +111,8 @@ def _get_ru(ctx: Any, _p: Any) -> Value:
     return ctx.ruri if ctx.request is not None else None
 
 
-@_pv("rU", "ruri.user", setter=_set_ruri_part("user"))
-def _get_rU(ctx: Any, _p: Any) -> Value:
-    uri = _ruri(ctx)
-    return None if uri is None else uri.user
-
-
-@_pv("rd", "ruri.domain", setter=_set_ruri_part("host"))
-def _get_rd(ctx: Any, _p: Any) -> Value:
-    uri = _ruri(ctx)
-    return None if uri is None else uri.host
-
-
-@_pv("rp", "ruri.port", setter=_set_ruri_part("port"))
-def _get_rp(ctx: Any, _p: Any) -> Value:
-    uri = _ruri(ctx)
-    return None if uri is None else (uri.port or 5060)
-
-
-@_pv("rP", "ruri.transport")
-def _get_rP(ctx: Any, _p: Any) -> Value:
-    uri = _ruri(ctx)
-    return None if uri is None else (uri.transport or "udp")
+_uri_part_pvs("r", "ruri", _ruri, "UdpP", setters={
+    "U": _set_ruri_part("user"), "d": _set_ruri_part("host"), "p": _set_ruri_part("port")})
 
 
 def _ouri(ctx: Any) -> Any:
@@ -116,28 +124,7 @@ def _get_ou(ctx: Any, _p: Any) -> Value:
     return None if ctx.request is None else ctx.request.ruri
 
 
-@_pv("oU", "ouri.user")
-def _get_oU(ctx: Any, _p: Any) -> Value:
-    uri = _ouri(ctx)
-    return None if uri is None else uri.user
-
-
-@_pv("od", "ouri.domain")
-def _get_od(ctx: Any, _p: Any) -> Value:
-    uri = _ouri(ctx)
-    return None if uri is None else uri.host
-
-
-@_pv("op", "ouri.port")
-def _get_op(ctx: Any, _p: Any) -> Value:
-    uri = _ouri(ctx)
-    return None if uri is None else (uri.port or 5060)
-
-
-@_pv("oP", "ouri.transport")
-def _get_oP(ctx: Any, _p: Any) -> Value:
-    uri = _ouri(ctx)
-    return None if uri is None else (uri.transport or "udp")
+_uri_part_pvs("o", "ouri", _ouri, "UdpP")
 
 
 # --- destination URI --------------------------------------------------------------
@@ -160,22 +147,7 @@ def _duri(ctx: Any) -> Any:
     return None if not ctx.dst_uri else parse_uri(ctx.dst_uri)
 
 
-@_pv("dd", "duri.domain")
-def _get_dd(ctx: Any, _p: Any) -> Value:
-    uri = _duri(ctx)
-    return None if uri is None else uri.host
-
-
-@_pv("dp", "duri.port")
-def _get_dp(ctx: Any, _p: Any) -> Value:
-    uri = _duri(ctx)
-    return None if uri is None else (uri.port or 5060)
-
-
-@_pv("dP", "duri.transport")
-def _get_dP(ctx: Any, _p: Any) -> Value:
-    uri = _duri(ctx)
-    return None if uri is None else (uri.transport or "udp")
+_uri_part_pvs("d", "duri", _duri, "dpP")
 
 
 def q_to_str(q: int) -> str:
