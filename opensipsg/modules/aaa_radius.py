@@ -59,6 +59,12 @@ def shared_client(core: Any, url: str, who: str) -> RadiusClient:
     return client_for(url, who)
 
 
+def close_private_client(core: Any, client: RadiusClient | None) -> None:
+    """Close a client :func:`shared_client` made privately (aaa_radius closes the shared ones)."""
+    if client is not None and find_module(core, "aaa_radius") is None:
+        client.close()
+
+
 @register_module
 class AaaRadiusModule(Module):
     name = "aaa_radius"

@@ -70,7 +70,7 @@ from ..aaa.radius import AAAError, RadiusClient
 from ..errors import ConfigError, ParseError
 from ..registry import Module, Param, R, find_module, function, register_module
 from ..sip.uri import unescape
-from .aaa_radius import shared_client
+from .aaa_radius import close_private_client, shared_client
 from .auth import AUTH_ERROR, AUTHORIZED, DO_AUTHORIZATION, PROXY, WWW
 
 log = logging.getLogger(__name__)
@@ -117,8 +117,7 @@ class AuthAaaModule(Module):
             raise ConfigError(str(exc)) from None
 
     def stop(self) -> None:
-        if find_module(self.core, "aaa_radius") is None and self.client is not None:
-            self.client.close()
+        close_private_client(self.core, self.client)
 
     # -- the request -----------------------------------------------------------------
     def _uri_user(self, ctx: Any, uri_user_pv: Any) -> str:

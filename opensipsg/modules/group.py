@@ -63,10 +63,10 @@ from ..aaa.avps import LazyClient
 from ..aaa.radius import AAAError
 from ..auth import store
 from ..errors import ConfigError, ParseError
-from ..registry import B, F, L, Module, Param, R, find_module, function, register_module
+from ..registry import B, F, L, Module, Param, R, function, register_module
 from ..script.regex import compile_ere
 from ..sip.uri import parse_uri, unescape
-from .aaa_radius import shared_client
+from .aaa_radius import close_private_client, shared_client
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +152,7 @@ class GroupModule(Module):
         return shared_client(self.core, self.aaa_url, "group")
 
     def stop(self) -> None:
-        client = self.aaa.opened if self.aaa is not None else None
-        if client is not None and find_module(self.core, "aaa_radius") is None:
-            client.close()  # a private client (aaa_radius closes the shared ones)
+        close_private_client(self.core, self.aaa.opened if self.aaa is not None else None)
 
     def load_re_groups(self) -> None:
         rows = store.select(self.db, self.re_table, [self.re_exp_column, self.re_gid_column], {})

@@ -86,9 +86,9 @@ from ..aaa.avps import LazyClient, parse_sip_avps
 from ..aaa.radius import AAAError
 from ..auth import store
 from ..errors import ConfigError, ParseError
-from ..registry import F, L, Module, Param, R, find_module, function, register_module
+from ..registry import F, L, Module, Param, R, function, register_module
 from ..sip.uri import parse_uri, unescape
-from .aaa_radius import shared_client
+from .aaa_radius import close_private_client, shared_client
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +169,7 @@ class UriModule(Module):
         return shared_client(self.core, self.aaa_url, "uri")
 
     def stop(self) -> None:
-        client = self.aaa.opened if self.aaa is not None else None
-        if client is not None and find_module(self.core, "aaa_radius") is None:
-            client.close()  # a private client (aaa_radius closes the shared ones)
+        close_private_client(self.core, self.aaa.opened if self.aaa is not None else None)
 
     def _stat(self, name: str) -> None:
         stats = getattr(self.core, "stats", None)
