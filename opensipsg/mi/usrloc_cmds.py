@@ -97,12 +97,15 @@ def _fix_aor(ul: Any, aor: str) -> str | None:
     return aor.split("@", 1)[0]
 
 
-def _table_and_aor(ul: Any, table_name: str, aor: str) -> tuple[Any, str] | MIReply:
-    """(usrloc table, fixed AOR) for a command's first two arguments, or the error reply."""
-    table = _find_table(ul, table_name)
+def _table_and_aor(ul: Any, args: list[str], nargs: int) -> tuple[Any, str] | MIReply:
+    """(usrloc table, fixed AOR) from a command's ``nargs`` arguments (table and AOR
+    first), or the error reply."""
+    if len(args) != nargs:
+        return error(400, MI_MISSING_PARM)
+    table = _find_table(ul, args[0])
     if table is None:
         return error(404, "Table not found")
-    fixed = _fix_aor(ul, aor)
+    fixed = _fix_aor(ul, args[1])
     if fixed is None:
         return error(400, "Domain missing in AOR")
     return table, fixed
@@ -126,9 +129,7 @@ def _state(contact: Any) -> str:
 
 @module_mi("usrloc", "ul_rm")
 def ul_rm(ul: Any, args: list[str]) -> MIReply:
-    if len(args) != 2:
-        return error(400, MI_MISSING_PARM)
-    found = _table_and_aor(ul, args[0], args[1])
+    found = _table_and_aor(ul, args, 2)
     if isinstance(found, MIReply):
         return found
     table, aor = found
@@ -141,9 +142,7 @@ def ul_rm(ul: Any, args: list[str]) -> MIReply:
 
 @module_mi("usrloc", "ul_rm_contact")
 def ul_rm_contact(ul: Any, args: list[str]) -> MIReply:
-    if len(args) != 3:
-        return error(400, MI_MISSING_PARM)
-    found = _table_and_aor(ul, args[0], args[1])
+    found = _table_and_aor(ul, args, 3)
     if isinstance(found, MIReply):
         return found
     table, aor = found
@@ -221,9 +220,7 @@ def ul_flush(ul: Any, args: list[str]) -> MIReply:
 @module_mi("usrloc", "ul_add")
 def ul_add(ul: Any, args: list[str]) -> MIReply:
     """table aor contact expires q unused flags cflags methods (exactly 9)."""
-    if len(args) != 9:
-        return error(400, MI_MISSING_PARM)
-    found = _table_and_aor(ul, args[0], args[1])
+    found = _table_and_aor(ul, args, 9)
     if isinstance(found, MIReply):
         return found
     table, aor = found
@@ -260,9 +257,7 @@ def ul_add(ul: Any, args: list[str]) -> MIReply:
 
 @module_mi("usrloc", "ul_show_contact")
 def ul_show_contact(ul: Any, args: list[str]) -> MIReply:
-    if len(args) != 2:
-        return error(400, MI_MISSING_PARM)
-    found = _table_and_aor(ul, args[0], args[1])
+    found = _table_and_aor(ul, args, 2)
     if isinstance(found, MIReply):
         return found
     table, aor = found
