@@ -101,6 +101,9 @@ class ContactInfo:
     last_modified: float = 0.0
 
 
+_INFO_FIELDS = tuple(f.name for f in dataclasses.fields(ContactInfo))
+
+
 @dataclass
 class Contact:
     """One binding of an AOR (usrloc's ucontact)."""
@@ -125,18 +128,9 @@ class Contact:
         return self.expires == 0 or self.expires > now
 
     def update(self, info: ContactInfo) -> None:
-        self.expires = info.expires
-        self.q = info.q
-        self.callid = info.callid
-        self.cseq = info.cseq
-        self.flags = info.flags
-        self.cflags = info.cflags
-        self.user_agent = info.user_agent
-        self.received = info.received
-        self.path = info.path
-        self.socket = info.socket
-        self.methods = info.methods
-        self.last_modified = info.last_modified
+        """Take every field of ``info`` (Contact has them all, under the same names)."""
+        for name in _INFO_FIELDS:
+            setattr(self, name, getattr(info, name))
 
     def allows(self, method: str) -> bool:
         return self.methods is None or method.upper() in self.methods
