@@ -702,6 +702,10 @@ class _Compiler:
     def make_call(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call) -> Action:
         on_error = self.parse_error_handler(stmt)
         n = len(values)
+        # Unrolled on purpose, for the hot path: a closure per arity calls the
+        # handler with its values bound as cells; ``handler(ctx, *values)`` costs
+        # some 40-60 ns more per call on CPython 3.11, and sharing the tail in a
+        # helper costs another call. Keep the four bodies the same.
         if n == 0:
             def call0(ctx: Any) -> int:
                 try:
