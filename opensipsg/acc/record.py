@@ -14,7 +14,7 @@ pseudo-variables. The three backends render it differently:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import re
 
 # OpenSIPS 1.6's internal method bits (parser/msg_parser.h METHOD_*): what goes

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from typing import Any
 
 from ..registry import ALL_ROUTES, Module, Param, PVSpec, find_module, function, register_module

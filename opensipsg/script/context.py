@@ -9,7 +9,7 @@ and branch routes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..registry import RouteType
