@@ -132,12 +132,26 @@ class MICommand:
 
 @dataclass(frozen=True, slots=True)
 class _Declared:
+    """One declaration of a script function (module or core), before it has a handler."""
+
     name: str
     kinds: tuple[str, ...]
     optional: int
     routes: RouteType
     fixup: Callable[..., tuple[Any, ...]] | None
     aliases: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for kind in self.kinds:
+            if kind not in ARG_KINDS:
+                raise ValueError(f"unknown argument kind {kind!r} for {self.name}")
+        if self.optional > len(self.kinds):
+            raise ValueError(f"{self.name}: more optional arguments than arguments")
+
+    def specs(self, handler: Callable[..., int], module: str | None) -> list[FunctionSpec]:
+        """The FunctionSpec under the name and under each alias."""
+        return [FunctionSpec(fname, self.kinds, self.optional, self.routes, handler, module, self.fixup)
+                for fname in (self.name, *self.aliases)]
 
 
 def function(
@@ -154,16 +168,11 @@ def function(
     two-argument forms are one declaration with ``optional=1``; 1.5 names are
     ``aliases``).
     """
-    for kind in kinds:
-        if kind not in ARG_KINDS:
-            raise ValueError(f"unknown argument kind {kind!r} for {name}")
-    if optional > len(kinds):
-        raise ValueError(f"{name}: more optional arguments than arguments")
+    declared = _Declared(name, kinds, optional, routes, fixup, aliases)
 
     def mark(method: Callable[..., int]) -> Callable[..., int]:
-        declared = list(getattr(method, "_script_functions", ()))
-        declared.append(_Declared(name, kinds, optional, routes, fixup, aliases))
-        method._script_functions = tuple(declared)  # type: ignore[attr-defined]
+        method._script_functions = (  # type: ignore[attr-defined]
+            *getattr(method, "_script_functions", ()), declared)
         return method
 
     return mark
@@ -238,16 +247,8 @@ class Module:
             mi.update(getattr(base, "mi_commands", {}) or {})
         for attr, member in vars(cls).items():
             for declared in getattr(member, "_script_functions", ()):
-                for fname in (declared.name, *declared.aliases):
-                    functions[fname] = FunctionSpec(
-                        name=fname,
-                        kinds=declared.kinds,
-                        optional=declared.optional,
-                        routes=declared.routes,
-                        handler=member,
-                        module=cls.name or None,
-                        fixup=declared.fixup,
-                    )
+                for spec in declared.specs(member, cls.name or None):
+                    functions[spec.name] = spec
             for mname in getattr(member, "_mi_commands", ()):
                 mi[mname] = attr
         cls.functions = functions
@@ -305,12 +306,11 @@ def core_function(
     aliases: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., int]], Callable[..., int]]:
     """Register a core (module-less) script function: ``handler(ctx, *values)``."""
+    declared = _Declared(name, kinds, optional, routes, fixup, aliases)
 
     def mark(handler: Callable[..., int]) -> Callable[..., int]:
-        for fname in (name, *aliases):
-            REGISTRY.core_functions[fname] = FunctionSpec(
-                fname, kinds, optional, routes, handler, None, fixup
-            )
+        for spec in declared.specs(handler, None):
+            REGISTRY.core_functions[spec.name] = spec
         return handler
 
     return mark
