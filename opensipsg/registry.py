@@ -210,11 +210,8 @@ class Module:
 
     def __init__(self, core: Any) -> None:
         self.core = core
-        self.param_values: dict[str, Any] = {}
         for pname, param in self.params.items():
-            value: Any = [] if param.multi else param.default
-            setattr(self, pname, value)
-            self.param_values[pname] = value
+            setattr(self, pname, [] if param.multi else param.default)
 
     def set_param(self, pname: str, value: Any) -> None:
         param = self.params[pname]
@@ -222,7 +219,6 @@ class Module:
             getattr(self, pname).append(value)
         else:
             setattr(self, pname, value)
-        self.param_values[pname] = getattr(self, pname)
 
     def on_bind(self, function: str, values: tuple[Any, ...]) -> None:
         """Called at load time for every call of one of this module's functions in
