@@ -450,28 +450,14 @@ def bench_freeradius_class() -> type:
 
     -X (what the tests use) is single-threaded and writes a debug trace of every
     request; here the server runs its thread pool and logs one line per request,
-    so RADIUS is not the bottleneck. Readiness (Status-Server), stop by PID and
-    the raddb/ copy are the test helper's.
+    so RADIUS is not the bottleneck. Start-up, readiness (Status-Server), stop by
+    PID and the raddb/ copy are the test helper's.
     """
     from tests.freeradius import FreeRadius
 
     class BenchFreeRadius(FreeRadius):
-        def start(self, timeout: float = 10.0) -> "BenchFreeRadius":
-            if self.proc is not None and self.proc.poll() is None:
-                return self
-            with open(self.log_path, "ab") as out:
-                self.proc = subprocess.Popen([self.binary, "-f", "-l", "stdout", "-d", str(self.raddb)],
-                                             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                             cwd=self.workdir)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"freeradius exited with {self.proc.returncode}:\n{self.log_tail()}")
-                if self._ready():
-                    return self
-                time.sleep(0.05)
-            self.stop()
-            raise RuntimeError(f"freeradius not ready after {timeout}s:\n{self.log_tail()}")
+        def command(self) -> list[str]:
+            return [self.binary, "-f", "-l", "stdout", "-d", str(self.raddb)]
 
     return BenchFreeRadius
 

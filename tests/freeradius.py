@@ -113,13 +113,17 @@ class FreeRadius:
         return (f"radius://{self.secret_file}@127.0.0.1:{auth_port or self.auth_port}:{self.acct_port}"
                 f"?timeout={timeout}&retries={retries}")
 
+    def command(self) -> list[str]:
+        """The server's command line: foreground, -X (single-threaded, a debug trace per request)."""
+        return [self.binary, "-f", "-X", "-d", str(self.raddb)]
+
     def start(self, timeout: float = 10.0) -> "FreeRadius":
         if self.proc is not None and self.proc.poll() is None:
             return self
         out = open(self.log_path, "ab")  # a file, never a pipe nobody reads
         try:
             self.proc = subprocess.Popen(
-                [self.binary, "-f", "-X", "-d", str(self.raddb)],
+                self.command(),
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
             )
         finally:
