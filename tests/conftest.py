@@ -10,11 +10,16 @@
   stopped by PID at test end.
 """
 from __future__ import annotations
-pytest_plugins = ["tests.mariadb", "tests.freeradius"]
 
 import os
 
 import pytest
+
+pytest_plugins = ["tests.mariadb", "tests.freeradius"]
+
+# opensipsctl (in-process and as a subprocess) must not read this machine's
+# /etc/opensipsg/opensipsctlrc: tests give it their own rc file with -c
+os.environ["OPENSIPSCTL_SYSTEM_RC"] = ""
 
 from tests.e2e import harness
 

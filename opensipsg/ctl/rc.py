@@ -14,11 +14,20 @@ import re
 import shlex
 from typing import Iterable, Mapping
 
-RC_PATHS = (
+SYSTEM_RC_PATHS = (
     "/etc/opensipsg/opensipsctlrc",
     "/usr/local/etc/opensips/opensipsctlrc",
-    "~/.opensipsctlrc",
 )
+# OPENSIPSCTL_SYSTEM_RC (':'-separated; empty = none) replaces the system-wide files,
+# for packagers with other locations and for tests that must not see this machine's
+RC_PATHS = (*SYSTEM_RC_PATHS, "~/.opensipsctlrc")
+
+
+def default_paths(environ: Mapping[str, str]) -> tuple[str, ...]:
+    override = environ.get("OPENSIPSCTL_SYSTEM_RC")
+    if override is None:
+        return RC_PATHS
+    return (*(p for p in override.split(":") if p), "~/.opensipsctlrc")
 
 DEFAULTS: dict[str, str] = {
     "SIP_DOMAIN": "",
@@ -86,10 +95,12 @@ def parse_rc(text: str, known: Mapping[str, str] | None = None) -> dict[str, str
     return values
 
 
-def load(extra_file: str | None = None, paths: Iterable[str] = RC_PATHS,
+def load(extra_file: str | None = None, paths: Iterable[str] | None = None,
          environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Defaults, then the environment, then each existing rc file, then ``-c FILE``."""
     env = os.environ if environ is None else environ
+    if paths is None:
+        paths = default_paths(env)
     config = dict(DEFAULTS)
     for name in DEFAULTS:
         if env.get(name):
