@@ -528,25 +528,8 @@ def _note_received(msg: Request, src_ip: str, src_port: int) -> None:
     if via.rport == "":
         changes["rport"] = str(src_port)
         changes.setdefault("received", src_ip)
-    if not changes:
-        return
-    new_via = via.with_params(changes)
-    for index, header in msg.find("via"):
-        values = header.values()
-        values[0] = str(new_via)
-        msg.replace_header_at(index, ", ".join(values))
-        break
-
-
-def force_rport(msg: Request, src_ip: str, src_port: int) -> None:
-    """What force_rport() asks for: answer to the source port whatever the Via says."""
-    via = msg.via1
-    new_via = via.with_params({"rport": str(src_port), "received": src_ip})
-    for index, header in msg.find("via"):
-        values = header.values()
-        values[0] = str(new_via)
-        msg.replace_header_at(index, ", ".join(values))
-        break
+    if changes:
+        msg.update_via1(changes)
 
 
 def _resolve_host(host: str) -> str:

@@ -471,7 +471,12 @@ def next_branches(ctx: Any) -> int:
 
 @core_function("force_rport", aliases=("add_rport",))
 def force_rport(ctx: Any) -> int:
-    ctx.extra["force_rport"] = True
+    """Act as if the top Via had ``;rport``: replies go to the source address and port
+    (what 1.6 does to answer NATed phones), for stateless and stateful replies alike."""
+    request = ctx.request
+    if request is None or not ctx.src_ip:
+        return -1
+    request.update_via1({"rport": str(ctx.src_port), "received": ctx.src_ip})
     return 1
 
 

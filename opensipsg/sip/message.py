@@ -391,6 +391,15 @@ class SipMessage:
             return values[0] if values else None
         return None
 
+    def update_via1(self, changes: dict[str, str | None]) -> None:
+        """Set parameters on the top Via (e.g. received/rport), keeping the others."""
+        via = self.via1.with_params(changes)
+        for index, header in self.find("via"):
+            values = header.values()
+            values[0] = str(via)
+            self.replace_header_at(index, ", ".join(values))
+            return
+
     # -- parsed views (cached until the headers change) --------------------
     def _cached(self, key: str, build):  # type: ignore[no-untyped-def]
         cache = self._cache

@@ -98,7 +98,9 @@ route {
 }
 """)
     assert rec_texts(mod) == ["sock udp:10.0.0.1:5060", "not listening"]
-    assert ctx.extra["force_rport"] and ctx.extra["force_local_rport"]
+    # force_rport(): replies go to the source port, as if the Via had asked for rport
+    assert ctx.request.via1.rport == "5060" and ctx.request.via1.received == "192.168.1.2"
+    assert ctx.extra["force_local_rport"]
     assert ctx.extra["advertised_address"] == "pub.example.com" and ctx.extra["advertised_port"] == 5099
     assert core.forwarded == [("sip:bob@example.com", None, None),
                               ("sip:bob@example.com", None, "udp:10.2.2.2:5070"),
