@@ -17,7 +17,9 @@ str      a static string (no pseudo-variables)
 fmt      a Format: ``.render(ctx) -> str``, ``.static`` is the text when it has no PVs
 int      an int (module functions accept it quoted, as 1.6 requires)
 intfmt   an int or a Format rendering to one (e.g. a reply code given as a PV)
-regex    a compiled, case-insensitive POSIX-ERE-like pattern (``re.Pattern``)
+regex    a compiled, case-insensitive POSIX ERE (``re.Pattern``), as script conditions use them
+lineregex  the same compiled the way textops' fixups do: REG_NEWLINE (``^``/``$`` per
+         line, ``.`` and ``[^..]`` never match a line end) and glibc's escapes
 pv       a PV accessor (``.get(ctx)``, ``.set(ctx, value)``)
 route    the name of a route (checked to exist)
 any      the raw argument node
@@ -62,7 +64,7 @@ ROUTE_TYPE_NAMES = {
     T: "timer_route",
 }
 
-ARG_KINDS = frozenset({"str", "fmt", "int", "intfmt", "regex", "pv", "route", "any"})
+ARG_KINDS = frozenset({"str", "fmt", "int", "intfmt", "regex", "lineregex", "pv", "route", "any"})
 
 
 @dataclass(frozen=True, slots=True)

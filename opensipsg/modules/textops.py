@@ -312,19 +312,19 @@ class TextopsModule(Module):
     params = {}
 
     # -- searching ------------------------------------------------------------
-    @function("search", "regex", routes=ALL_MSG_ROUTES)
+    @function("search", "lineregex", routes=ALL_MSG_ROUTES)
     def search(self, ctx: Any, regex: re.Pattern[str]) -> int:
         head, body = message_text(ctx.msg)
         return 1 if _line_mode(regex).search(head + body) else -1
 
-    @function("search_body", "regex", routes=ALL_MSG_ROUTES)
+    @function("search_body", "lineregex", routes=ALL_MSG_ROUTES)
     def search_body(self, ctx: Any, regex: re.Pattern[str]) -> int:
         _, body = message_text(ctx.msg)
         if not body:
             return -1
         return 1 if _line_mode(regex).search(body) else -1
 
-    @function("search_append", "regex", "fmt", routes=ALL_MSG_ROUTES)
+    @function("search_append", "lineregex", "fmt", routes=ALL_MSG_ROUTES)
     def search_append(self, ctx: Any, regex: re.Pattern[str], text: Any) -> int:
         head, body = message_text(ctx.msg)
         whole = head + body
@@ -334,7 +334,7 @@ class TextopsModule(Module):
         new = whole[: match.end()] + text.render(ctx) + whole[match.end() :]
         return 1 if set_whole_text(ctx.msg, new) else -1
 
-    @function("search_append_body", "regex", "fmt", routes=ALL_MSG_ROUTES)
+    @function("search_append_body", "lineregex", "fmt", routes=ALL_MSG_ROUTES)
     def search_append_body(self, ctx: Any, regex: re.Pattern[str], text: Any) -> int:
         head, body = message_text(ctx.msg)
         match = _line_mode(regex).search(body)
@@ -351,11 +351,11 @@ class TextopsModule(Module):
             return -1
         return 1 if set_whole_text(ctx.msg, new) else -1
 
-    @function("replace", "regex", "fmt", routes=ALL_MSG_ROUTES)
+    @function("replace", "lineregex", "fmt", routes=ALL_MSG_ROUTES)
     def replace(self, ctx: Any, regex: re.Pattern[str], text: Any) -> int:
         return self._replace_whole(ctx, regex, text, 1)
 
-    @function("replace_all", "regex", "fmt", routes=ALL_MSG_ROUTES)
+    @function("replace_all", "lineregex", "fmt", routes=ALL_MSG_ROUTES)
     def replace_all(self, ctx: Any, regex: re.Pattern[str], text: Any) -> int:
         return self._replace_whole(ctx, regex, text, 0)
 
@@ -364,14 +364,14 @@ class TextopsModule(Module):
         ctx.msg._changed()
         return 1
 
-    @function("replace_body", "regex", "fmt", routes=ALL_MSG_ROUTES)
+    @function("replace_body", "lineregex", "fmt", routes=ALL_MSG_ROUTES)
     def replace_body(self, ctx: Any, regex: re.Pattern[str], text: Any) -> int:
         _, body = message_text(ctx.msg)
         replacement = text.render(ctx)
         new, n = _line_mode(regex).subn(lambda m: replacement, body, count=1)
         return self._set_body_text(ctx, new) if n else -1
 
-    @function("replace_body_all", "regex", "fmt", routes=ALL_MSG_ROUTES)
+    @function("replace_body_all", "lineregex", "fmt", routes=ALL_MSG_ROUTES)
     def replace_body_all(self, ctx: Any, regex: re.Pattern[str], text: Any) -> int:
         _, body = message_text(ctx.msg)
         replacement = text.render(ctx)
@@ -386,7 +386,7 @@ class TextopsModule(Module):
             out.append(new + ending)
         return self._set_body_text(ctx, "".join(out)) if total else -1
 
-    @function("replace_body_atonce", "regex", "fmt", routes=ALL_MSG_ROUTES)
+    @function("replace_body_atonce", "lineregex", "fmt", routes=ALL_MSG_ROUTES)
     def replace_body_atonce(self, ctx: Any, regex: re.Pattern[str], text: Any) -> int:
         _, body = message_text(ctx.msg)
         replacement = text.render(ctx)

@@ -284,10 +284,11 @@ class Binder:
             parts.append(part if isinstance(part, str) else self.pv_ref(part))
         return Format(parts, text)
 
-    def regex(self, arg: ast.Arg) -> Any:
+    def regex(self, arg: ast.Arg, lines: bool = False) -> Any:
+        """``lines``: textops' dialect (REG_NEWLINE, glibc escapes) instead of the script's."""
         text = self.arg_text(arg)
         try:
-            return compile_ere(text)
+            return compile_ere(text, newline=lines, gnu_escapes=lines)
         except Exception as exc:  # noqa: BLE001 - re.error
             raise self.error(arg, f"bad regular expression '{text}': {exc}") from None
 
@@ -688,6 +689,8 @@ class _Compiler:
             return fmt
         if kind == "regex":
             return binder.regex(arg)
+        if kind == "lineregex":
+            return binder.regex(arg, lines=True)
         if kind == "pv":
             return binder.pv(arg)
         if kind == "route":

@@ -242,3 +242,33 @@ def test_is_privacy(core, mod):
     assert mod.is_privacy(ctx, "header") == 1
     assert mod.is_privacy(ctx, "user") == -1
     assert mod.is_privacy(ctx, "bogus") == -1
+
+
+def test_script_regexes_of_textops_are_line_sensitive():
+    """A regex written in the script for textops is compiled as 1.6's textops fixup does
+    (REG_NEWLINE): '^' anchors at every header line, '[^x]' never crosses a line end."""
+    from opensipsg.script.compiler import compile_script
+    from opensipsg.script.context import RouteContext
+    from opensipsg.script.loader import load_modules
+    from opensipsg.script.parser import parse_config
+    from opensipsg.sip.message import parse
+    from tests.modules.conftest import FakeCore
+
+    text = (
+        'loadmodule "textops.so"\n'
+        "route {\n"
+        '    if (search("^Call-ID: ")) $var(a) = 1;\n'
+        '    if (search("^Call-ID: [^;]*Max-Forwards")) $var(b) = 1;\n'
+        "}\n"
+    )
+    config = parse_config(text, "t.cfg")
+    core = FakeCore()
+    core.script_vars = {}
+    script = compile_script(config, core, load_modules(config, core))
+    raw = (b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bK1\r\n"
+           b"From: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n"
+           b"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+    ctx = RouteContext(core, parse(raw), src_ip="1.2.3.4", src_port=5060)
+    script.run("request", "0", ctx)
+    assert core.script_vars.get("a") == 1
+    assert not core.script_vars.get("b")
