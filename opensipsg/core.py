@@ -139,6 +139,9 @@ class Core:
             self.stats.register(name)
         self.script_vars: dict[str, Any] = {}
         self._databases: dict[str, Any] = {}
+        # set once the script relays a request with forward(): replies that match no
+        # transaction are then relayed statelessly too (1.6's disable_stateless_fwd=auto)
+        self.stateless_forwarding = False
         self.start_time = time.time()
         self.listeners = self._make_listeners(extra_listen or [])
         self._myself_hosts = self._local_names()
@@ -336,6 +339,11 @@ class Core:
         )
         ctx.extra["conn"] = conn
         self.script.run("request", "0", ctx)
+        tx = ctx.transaction
+        if tx is not None and not tx.final_status and not tx.branches and not tx.done:
+            # a transaction the script created but neither relayed nor answered: 1.6's tm
+            # kills it with this reply, so it does not stay in memory for ever
+            self.tm.reply(ctx, 500, "I'm terribly sorry, server error occurred (1/TM)")
 
     def _is_sl_ack(self, msg: Request) -> bool:
         try:
@@ -442,8 +450,11 @@ class Core:
             via += ";rport"
         return via
 
-    def forward(self, ctx: RouteContext, dest: str | None = None) -> int:
-        """Core forward(): stateless relay of a request (to ``dest``, $du or the R-URI)."""
+    def forward(self, ctx: RouteContext, dest: str | None = None, script: bool = True) -> int:
+        """Core forward(): stateless relay of a request (to ``dest``, $du or the R-URI).
+
+        ``script`` is False when tm relays an ACK or a stray CANCEL this way: only the
+        script's own use of forward() turns on stateless relaying of replies."""
         request = ctx.request
         if request is None:
             return -1
@@ -464,6 +475,8 @@ class Core:
         out.add_header("via", self.outgoing_via(listener, make_branch("fwd", seed, str(request.cseq)), ctx), first=True)
         if not self.send_to(destination, out.to_bytes(), listener):
             return -6
+        if script:
+            self.stateless_forwarding = True
         self.stats.inc("core:fwd_requests")
         return 1
 

@@ -132,6 +132,9 @@ class ProxyTransaction:
             branch.timers.clear()
             branch.cancel_timers.clear()
             self.tm.clients.pop(branch.branch_id, None)
+        # break the transaction <-> branch cycle so reference counting frees both now
+        # (the cyclic collector is expensive with many live transactions)
+        self.branches = []
         self.tm.forget(self)
 
 
@@ -265,7 +268,7 @@ class TransactionLayer:
         if method == "ACK":
             if self.callbacks["e2e_ack"]:
                 self._fire("e2e_ack", ctx)
-            return self.core.forward(ctx, dest)
+            return self.core.forward(ctx, dest, script=False)
         if method == "CANCEL":
             return self._relay_cancel(ctx, dest)
         tx = ctx.transaction
@@ -400,8 +403,7 @@ class TransactionLayer:
                 tx.timers.arm("S" + action.timer, action.delay, lambda name, tx=tx: self._server_timer(tx, name))
             elif isinstance(action, Disarm):
                 tx.timers.disarm("S" + action.timer)
-            elif isinstance(action, Terminate):
-                self._linger(tx)
+            # Terminate: the wait timer armed with the first final reply ends the transaction
 
     def _server_timer(self, tx: ProxyTransaction, name: str) -> None:
         with tx.lock:
@@ -410,16 +412,8 @@ class TransactionLayer:
             tx.timers._timers.pop(name, None)
             self._run_server(tx, tx.server.timer(name[1:]))
 
-    def _linger(self, tx: ProxyTransaction) -> None:
-        """Keep a finished transaction to absorb retransmissions and relay 2xx
-        retransmissions, then forget it (wait timer)."""
-        wait = max(self.timers.wt_timer, 32.0 if tx.final_status < 300 and tx.invite else self.timers.wt_timer)
-        tx.timers.arm("wait", wait, lambda name, tx=tx: self._end(tx))
-
     def _end(self, tx: ProxyTransaction) -> None:
         with tx.lock:
-            if tx.pending() and not tx.final_status:
-                return
             tx.terminate()
 
     def _run_client(self, branch: ClientBranch, actions: list[Any]) -> None:
@@ -493,8 +487,11 @@ class TransactionLayer:
             if ctx.dropped and reply.status < 200:
                 return
         if client_branch is None:
-            # no transaction: a 2xx retransmission after we forgot it, or stateless traffic
-            if core.relay_reply_statelessly(reply, listener):
+            # no transaction any more: a 2xx retransmission to an INVITE is relayed end to
+            # end (RFC 3261 16.7 step 5); anything else (a late 487...) is dropped
+            # (or, once the script forwards statelessly with forward(), every such reply, as 1.6)
+            relay = core.stateless_forwarding or (method == "INVITE" and 200 <= reply.status < 300)
+            if relay and core.relay_reply_statelessly(reply, listener):
                 return
             core.stats.inc("core:drop_replies")
             return
@@ -657,6 +654,9 @@ class TransactionLayer:
             tx.final_status = status
             if first:
                 self.stats.inc(f"tm:{status // 100}xx_transactions")
+                # as 1.6's wt_timer: the transaction stays this long after its final reply to
+                # absorb retransmissions (and relay the 2xx ones), then it is deleted
+                tx.timers.arm("wait", self.timers.wt_timer, lambda name, t=tx: self._end(t))
             if not retransmission and self.callbacks["final_reply"]:
                 self._fire("final_reply", tx, status, reply.reason, None if local else reply)
         tx.last_reply_status = max(tx.last_reply_status, status)
@@ -664,7 +664,6 @@ class TransactionLayer:
             # 2xx retransmission relayed end to end
             self.core.send_to(tx.reply_dest, data, tx.listener, tx.conn)
             return
-        # the server machine's own timers (H, I, J) end it; a 2xx ends it at once (-> _linger)
         self._run_server(tx, tx.server.respond(status, data))
 
     # -- CANCEL --------------------------------------------------------------------
@@ -676,7 +675,7 @@ class TransactionLayer:
         dest_addr = self.core.reply_destination(request, ctx.proto, ctx.src_ip, ctx.src_port)
         if tx is None:
             # RFC 3261 16.10: no matching transaction -> forward statelessly
-            return self.core.forward(ctx, dest)
+            return self.core.forward(ctx, dest, script=False)
         self.core.send_to(dest_addr, reply.to_bytes(), ctx.listener, ctx.extra.get("conn"))
         if self.callbacks["request_relayed"]:
             self._fire("request_relayed", ctx, tx, 200, "canceling")
