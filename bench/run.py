@@ -219,6 +219,10 @@ def radius_users_entry(number: int, realm: str = AUTH_REALM) -> str:
     return f'{bench_user(number)}@{realm}\tCleartext-Password := "{bench_password(number)}"\n'
 
 
+# issue 2's targets on one core: server CPU per plain registration and per proxied call
+PLAIN_TARGETS_MS = {"register": 0.10, "call": 0.5}
+
+
 def target_note(cpu_ms: Optional[float], target_ms: Optional[float]) -> str:
     """' (target <= 0.25 ms: met)': reported next to the figure, never asserted."""
     if target_ms is None or cpu_ms is None:
@@ -512,7 +516,7 @@ def format_report(args: argparse.Namespace, bench: Bench, python_version: str,
     for kind in [*results, *(k for k in not_run if k not in results)]:
         best, steps = results.get(kind, (None, []))
         title, unit, option = names[kind]
-        target_ms = AUTH_KINDS[kind].target_ms if kind in AUTH_KINDS else None
+        target_ms = AUTH_KINDS[kind].target_ms if kind in AUTH_KINDS else PLAIN_TARGETS_MS.get(kind)
         target = "" if target_ms is None else f" (target <= {target_ms:g} ms)"
         if kind in not_run:
             lines.append(f"- **{title}: not run**{target}: {not_run[kind]}")
