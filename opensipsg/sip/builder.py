@@ -63,7 +63,7 @@ def build_reply(
         if name in _COPIED_INTO_REPLY:
             copied.append(header)
         elif name == "to":
-            if to_tag and status > 100 and request.to.tag is None:
+            if to_tag and status > 100 and not request.has_to_tag():
                 value = f"{header.value};tag={to_tag}"
                 spelled = header.raw.partition(":")[0].strip()
                 copied.append(Header("to", value, f"{spelled}: {value}"))

@@ -233,13 +233,11 @@ def split_host_port(text: str, what: str) -> tuple[str, int | None]:
     return host, int(port_text)
 
 
+_HOST = re.compile(r"[A-Za-z0-9._-]+\Z")
+
+
 def _valid_host(host: str) -> bool:
-    if not host:
-        return False
-    for ch in host:
-        if not (ch.isalnum() or ch in "-._") or ord(ch) > 127:
-            return False
-    return True
+    return _HOST.match(host) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +399,7 @@ class SipMessage:
             return
 
     # -- parsed views (cached until the headers change) --------------------
+    # (each view reads the cache first: these run several times per message)
     def _cached(self, key: str, build):  # type: ignore[no-untyped-def]
         cache = self._cache
         if key in cache:
@@ -411,7 +410,10 @@ class SipMessage:
 
     @property
     def vias(self) -> list[Via]:
-        return self._cached("via", lambda: [parse_via(v) for v in self.get_values("via")])
+        vias = self._cache.get("via")
+        if vias is None:
+            vias = self._cache["via"] = [parse_via(v) for v in self.get_values("via")]
+        return vias  # type: ignore[return-value]
 
     @property
     def via1(self) -> Via:
@@ -429,21 +431,34 @@ class SipMessage:
 
     @property
     def cseq(self) -> CSeq:
-        def build() -> CSeq:
+        cseq = self._cache.get("cseq")
+        if cseq is None:
             value = self.get("cseq")
             if value is None:
                 raise ParseError("missing CSeq")
-            return parse_cseq(value)
-
-        return self._cached("cseq", build)
+            cseq = self._cache["cseq"] = parse_cseq(value)
+        return cseq  # type: ignore[return-value]
 
     @property
     def from_(self) -> NameAddr:
-        return self._cached("from", lambda: self._name_addr("from"))
+        found = self._cache.get("from")
+        if found is None:
+            found = self._cache["from"] = self._name_addr("from")
+        return found  # type: ignore[return-value]
 
     @property
     def to(self) -> NameAddr:
-        return self._cached("to", lambda: self._name_addr("to"))
+        found = self._cache.get("to")
+        if found is None:
+            found = self._cache["to"] = self._name_addr("to")
+        return found  # type: ignore[return-value]
+
+    def has_to_tag(self) -> bool:
+        """Whether To carries a tag; parses To only when its text mentions one."""
+        value = self.get("to")
+        if value is None or "tag" not in value.lower():
+            return False
+        return self.to.tag is not None
 
     def _name_addr(self, name: str) -> NameAddr:
         value = self.get(name)
