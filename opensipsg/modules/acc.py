@@ -395,11 +395,12 @@ class AccModule(Module):
         if which.get("log"):
             record = _with_extras(base, self._evaluate(self.extras["log"], req_ctx, reply_ctx))
             self.logger.log(self.level, "%s", rec.log_line(log_prefix, record))
-        if which.get("aaa"):
+        # a backend whose flag is set but whose url is not stays quiet (1.6; warned at start-up)
+        if which.get("aaa") and self.aaa is not None:
             record = _with_extras(base, self._evaluate(self.extras["aaa"], req_ctx, reply_ctx))
             if self.send_aaa(record) < 0:
                 result = -1
-        if which.get("db"):
+        if which.get("db") and self.db is not None:
             record = _with_extras(base, self._evaluate(self.extras["db"], req_ctx, reply_ctx))
             if self.send_db(record, db_table) < 0:
                 result = -1

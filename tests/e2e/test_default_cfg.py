@@ -45,10 +45,43 @@ def test_register_and_call_with_the_shipped_config(proxy, tmp_workdir, sipp_fact
     assert calls.ok and calls.successful == 2, calls.describe() + proxy.log_tail()
     assert uas.wait().ok
     # the stock script accounts calls with acc's log_flag: INVITE and BYE records in the log
-    answered = [line for line in proxy.log_text().splitlines() if "ACC: transaction answered:" in line]
+    log = proxy.log_text()
+    assert "accounting is not configured" not in log  # db_flag without db_url stays quiet, as in 1.6
+    answered = [line for line in log.splitlines() if "ACC: transaction answered:" in line]
     assert sum("method=INVITE" in line for line in answered) == 2, proxy.log_tail(60)
     assert sum("method=BYE" in line for line in answered) == 2, proxy.log_tail(60)
 
     unknown = run_sipp([f"{LOCALHOST}:{proxy.udp_port}", "-sf", scenario("uac_404.xml"), "-s", "nobody",
                         "-m", "1", *transport], tmp_workdir, timeout=15)
     assert unknown.ok, unknown.describe()
+
+
+def test_transactions_are_deleted_after_the_calls(proxy, tmp_workdir, sipp_factory):
+    """tm keeps a transaction wt_timer (5 s) after its final reply, then frees it:
+    after a batch of calls and CANCELs the MI shows no transaction in use."""
+    import time
+
+    from opensipsg.ctl.mi_client import FifoClient
+
+    mi = FifoClient(str(tmp_workdir / "fifo"), reply_dir="/tmp/", timeout=10)  # the cfg's default reply_dir
+    uas_port = harness.free_port("both", exclude=[proxy.udp_port])
+    callee = write_users_csv(tmp_workdir / "callee.csv", ["dave"])
+    reg = run_sipp([f"{LOCALHOST}:{proxy.udp_port}", "-sf", scenario("register.xml"), "-inf", str(callee),
+                    "-key", "expires", "300", "-p", str(uas_port), "-m", "1"], tmp_workdir, timeout=15)
+    assert reg.ok, reg.describe()
+    uas = sipp_factory(["-sf", scenario("uas_rr.xml"), "-p", str(uas_port), "-m", "10"], timeout=30)
+    calls = run_sipp([f"{LOCALHOST}:{proxy.udp_port}", "-sf", scenario("uac_rr.xml"), "-s", "dave",
+                      "-d", "100", "-m", "10", "-r", "10"], tmp_workdir, timeout=30)
+    assert calls.ok, calls.describe()
+    assert uas.wait().ok
+
+    def in_use() -> int:
+        reply = mi.call_text("get_statistics", ["tm:inuse_transactions"])
+        line = next(line for line in reply.splitlines() if "inuse_transactions" in line)
+        return int(line.rsplit("=", 1)[1].strip())
+
+    assert in_use() > 0  # the last calls' transactions are still waiting out wt_timer
+    deadline = time.monotonic() + 20
+    while in_use() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert in_use() == 0
