@@ -24,6 +24,8 @@ cooperative, and the CLI, which stays synchronous, never imports gevent.
 """
 from __future__ import annotations
 
+import abc
+
 import datetime
 import re
 import threading
@@ -68,7 +70,7 @@ def db_to_time(value: Any) -> float:
         raise DBError(f"bad DATETIME value {text!r}") from None
 
 
-class Database:
+class Database(abc.ABC):
     """A lazily opened connection with the portable helpers. See module docstring.
 
     Backends implement ``_open()``, ``_translate(sql)``, ``_is_lost(exc)``,
@@ -83,8 +85,9 @@ class Database:
         self._lock = threading.Lock()
 
     # -- backend hooks --------------------------------------------------------
+    @abc.abstractmethod
     def _open(self) -> Any:
-        raise NotImplementedError
+        """Open and return the backend connection."""
 
     def _translate(self, sql: str, params: Sequence[Any]) -> str:
         return sql
@@ -96,8 +99,9 @@ class Database:
     def _errors(self) -> tuple[type[BaseException], ...]:
         return ()
 
+    @abc.abstractmethod
     def quote(self, name: str) -> str:
-        raise NotImplementedError
+        """An identifier quoted for this dialect."""
 
     def describe(self) -> str:
         return self.dialect
