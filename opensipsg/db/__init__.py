@@ -25,7 +25,6 @@ cooperative, and the CLI, which stays synchronous, never imports gevent.
 from __future__ import annotations
 
 import abc
-
 import datetime
 import re
 import threading
