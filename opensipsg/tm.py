@@ -138,12 +138,57 @@ class ProxyTransaction:
         self.tm.forget(self)
 
 
+class LocalRequest:
+    """A request opensipsg sends itself: one client transaction and its final reply."""
+
+    def __init__(self, tm: "TransactionLayer", request: Request, dest: Any, listener: Any,
+                 branch_id: str) -> None:
+        from gevent.event import AsyncResult
+
+        self.tm = tm
+        self.request = request
+        self.dest = dest
+        self.listener = listener
+        self.branch_id = branch_id
+        self.timers = TimerSet()
+        self.result: AsyncResult = AsyncResult()
+        self.client = ClientTransaction(request.method == "INVITE", dest.proto != "udp", request.to_bytes(),
+                                        timers=tm.timers)
+
+    def start(self) -> None:
+        self._run(self.client.start())
+
+    def response(self, reply: Response) -> None:
+        if reply.status >= 300 and self.client.invite:
+            self.client.make_ack = lambda: build_ack(self.request, reply).to_bytes()
+        self._run(self.client.response(reply.status), reply)
+
+    def _timer(self, name: str) -> None:
+        self.timers._timers.pop(name, None)
+        self._run(self.client.timer(name))
+
+    def _run(self, actions: list[Any], reply: Response | None = None) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self.tm.core.send_to(self.dest, action.data, self.listener)
+            elif isinstance(action, Arm):
+                self.timers.arm(action.timer, action.delay, self._timer)
+            elif isinstance(action, Disarm):
+                self.timers.disarm(action.timer)
+            elif isinstance(action, Deliver):
+                if action.event == "timeout":
+                    self.result.set(None)
+                elif action.status >= 200 and reply is not None:
+                    self.result.set(reply)
+
+
 class TransactionLayer:
     def __init__(self, core: Any) -> None:
         self.core = core
         self.timers = Timers()
         self.servers: dict[tuple[Any, ...], ProxyTransaction] = {}
         self.clients: dict[str, ClientBranch] = {}
+        self.local_requests: dict[str, "LocalRequest"] = {}
         self.counter = itertools.count(1)
         self.onreply_avp_mode = 0
         self.fr_timer_avp: Any = None
@@ -470,6 +515,10 @@ class TransactionLayer:
         self.stats.inc("tm:received_replies")
         branch_id = reply.via1.branch or ""
         method = reply.cseq.method
+        local = self.local_requests.get(branch_id)
+        if local is not None:
+            local.response(reply)
+            return
         client_branch = self.clients.get(branch_id)
         if method == "CANCEL":
             cancelled = client_branch
@@ -665,6 +714,46 @@ class TransactionLayer:
             self.core.send_to(tx.reply_dest, data, tx.listener, tx.conn)
             return
         self._run_server(tx, tx.server.respond(status, data))
+
+    # -- requests of our own (MI t_uac_dlg) ------------------------------------
+    def send_request(self, method: str, ruri: str, headers: str, body: str = "",
+                     next_hop: str | None = None) -> Response | None:
+        """Send a new request as a UAC and wait for its final reply (None after a
+        timeout). ``headers`` are 'Name: value' lines; From and To are required,
+        Call-ID, CSeq, a From tag and Max-Forwards are added when missing.
+        Raises ParseError for unusable input."""
+        core = self.core
+        dest = core.resolve(next_hop or ruri)
+        listener = core.listener_for(dest.proto)
+        if listener is None:
+            raise ParseError(f"no {dest.proto} listener to send from")
+        request = Request(method.upper(), ruri, [], body.encode("utf-8", "surrogateescape"))
+        for line in headers.replace("\r\n", "\n").split("\n"):
+            if line.strip():
+                request.add_raw_header(line.strip())
+        if not request.has("from") or not request.has("to"):
+            raise ParseError("From and To headers are required")
+        uid = str(next(self.counter))
+        if request.from_.tag is None:
+            request.set_header("from", f"{request.get('from')};tag={make_tag('uac', uid, str(core.start_time))}")
+        if not request.has("call-id"):
+            request.add_header("call-id", f"{make_tag('uac-callid', uid, str(core.start_time))}@{listener.advertised_host}")
+        if not request.has("cseq"):
+            request.add_header("cseq", f"1 {request.method}")
+        if not request.has("max-forwards"):
+            request.add_header("max-forwards", "70")
+        branch_id = make_branch("uac", uid, request.call_id)
+        request.add_header("via", core.outgoing_via(listener, branch_id), first=True)
+        local = LocalRequest(self, request, dest, listener, branch_id)
+        self.local_requests[branch_id] = local
+        try:
+            local.start()
+            return local.result.get(timeout=self.timers.fr_inv_timer + self.timers.fr_timer + 5)
+        except gevent.Timeout:
+            return None
+        finally:
+            local.timers.clear()
+            self.local_requests.pop(branch_id, None)
 
     # -- CANCEL --------------------------------------------------------------------
     def _relay_cancel(self, ctx: RouteContext, dest: str | None) -> int:

@@ -20,12 +20,17 @@ Functions:
   ``t_on_failure(r)``, ``t_on_reply(r)``, ``t_on_branch(r)`` [R,F,O,B];
   ``t_flush_flags()`` [R,B]; ``t_local_replied("all"|"last")`` [R,F,O,B].
 Pseudo-variables: $T_reply_code, $T_branch_idx, $T_ruri.
+MI: ``t_uac_dlg method ruri next_hop socket headers [body]`` sends a request of
+our own ("." for an empty next hop / socket) and answers with the final reply's
+status line and headers (what ``opensipsctl ping`` uses).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from ..registry import B, F, Module, O, Param, PVSpec, R, function, register_module
+from ..errors import ParseError
+from ..mi.tree import MIReply
+from ..registry import B, F, Module, O, Param, PVSpec, R, function, mi_command, register_module
 from ..sip.transaction import Timers
 from .sl import reply_code, value_of
 
@@ -204,3 +209,22 @@ class TM(Module):
             return 1 if branches and all(b.final is None for b in branches) else -1
         winner = ctx.extra.get("winning_reply", "none")
         return 1 if winner is None else -1
+
+    @mi_command("t_uac_dlg")
+    def mi_t_uac_dlg(self, args: list[str]) -> MIReply:
+        if not 5 <= len(args) <= 6:
+            return MIReply(code=400, reason="Too few or too many arguments")
+        method, ruri, next_hop, _socket, headers = args[:5]
+        body = args[5] if len(args) == 6 else ""
+        try:
+            reply = self.core.tm.send_request(method, ruri, "" if headers == "." else headers, body,
+                                              None if next_hop == "." else next_hop)
+        except ParseError as exc:
+            return MIReply(code=400, reason=exc.reason)
+        result = MIReply()
+        if reply is None:
+            result.add(value="408 Request Timeout")
+            return result
+        result.add(value=f"{reply.status} {reply.reason}")
+        result.add(value="\r\n".join(h.raw for h in reply.headers) + "\r\n")
+        return result

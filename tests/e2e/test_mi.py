@@ -95,3 +95,18 @@ def test_json_rpc(mi_server):
     assert [n["name"] for n in got["result"]["nodes"]] == ["Now", "Up since", "Up time"]
     with urllib.request.urlopen(f"{mi_server.json_url}/get_statistics?params=rcv_requests,rcv_replies", timeout=10) as r:
         assert len(json.loads(r.read())["result"]["nodes"]) == 2
+
+
+def test_t_uac_dlg_sends_a_request_of_our_own(mi_server):
+    port = mi_server.udp_port
+    headers = f"From: <sip:mi@127.0.0.1>\r\nTo: <sip:127.0.0.1:{port}>\r\n"
+    answer = rpc(mi_server, "t_uac_dlg", ["OPTIONS", f"sip:127.0.0.1:{port}", ".", ".", headers])
+    nodes = answer["result"]["nodes"]
+    assert nodes[0]["value"] == "200 OK"
+    assert "CSeq: 1 OPTIONS" in nodes[1]["value"] and "Call-ID: " in nodes[1]["value"]
+    # an INVITE the script refuses: the final 404 comes back (and is ACKed by our transaction)
+    invite = rpc(mi_server, "t_uac_dlg", ["INVITE", f"sip:nobody@127.0.0.1:{port}", ".", ".",
+                                          f"From: <sip:mi@127.0.0.1>\r\nTo: <sip:nobody@127.0.0.1>\r\n"])
+    assert invite["result"]["nodes"][0]["value"] == "404 Not here"
+    bad = rpc(mi_server, "t_uac_dlg", ["OPTIONS", f"sip:127.0.0.1:{port}", ".", ".", "Subject: no From"])
+    assert bad["error"]["code"] == 400

@@ -111,7 +111,10 @@ def test_domain_reload(env):
     assert "Domain:: example.org" in ctl(json_rc, "domain", "show").stdout
 
 
-def test_ping_without_t_uac_dlg(env):
-    _, rc, _ = env
-    result = ctl(rc, "ping", "sip:nobody@127.0.0.1")
-    assert result.returncode == 1 and "t_uac_dlg" in result.stdout
+def test_ping_sends_options_through_t_uac_dlg(env):
+    server, rc, _ = env
+    # the server sends an OPTIONS of its own (MI t_uac_dlg) to the URI: here itself,
+    # whose script answers OPTIONS with 200
+    result = ctl(rc, "ping", f"sip:127.0.0.1:{server.udp_port}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "200 OK", result.stdout
