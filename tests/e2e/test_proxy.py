@@ -143,3 +143,50 @@ def test_malformed_requests_get_their_error_and_the_server_lives_on(proxy):
     sip_request(LOCALHOST, port, b"\x00\xff garbage \r\n\r\n", raw=True, timeout=0.5)
     code, _ = sip_request(LOCALHOST, port, harness.options_request(LOCALHOST, port))
     assert code == 484  # a request for the domain itself: the server still routes normally
+
+
+def test_server_survives_a_flood_of_mutated_messages(proxy):
+    """Thousands of mutated requests and replies (UDP and TCP): every one gets its error
+    reply, is routed, or is dropped; the server never logs an internal error and still
+    answers afterwards."""
+    import random
+    import socket
+
+    rng = random.Random(20261127)
+    port = proxy.udp_port
+    base = [
+        (f"INVITE sip:bob@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx{{n}}\r\n"
+         "Max-Forwards: 5\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: c{n}\r\n"
+         "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1:9>\r\nContent-Type: application/sdp\r\n"
+         "Content-Length: 4\r\n\r\nv=0\n").encode(),
+        (f"REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nv: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKr{{n}};rport\r\n"
+         "f: <sip:a@127.0.0.1>;tag=2\r\nt: <sip:a@127.0.0.1>\r\ni: r{n}\r\nCSeq: 2 REGISTER\r\n"
+         "m: <sip:a@127.0.0.1:9>;expires=0\r\nl: 0\r\n\r\n").encode(),
+        ("SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKnone\r\n"
+         "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+         "Content-Length: 0\r\n\r\n").replace("{port}", str(port)).encode(),
+    ]
+    specials = [b"\r\n", b":", b";", b",", b"<", b">", b'"', b"\x00", b"\xff", b" ", b"%", b"=", b"\t"]
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    try:
+        for n in range(3000):
+            data = bytearray(rng.choice(base).replace(b"{n}", str(n).encode()))
+            for _ in range(rng.randint(1, 5)):
+                pos = rng.randrange(len(data))
+                op = rng.randint(0, 2)
+                if op == 0:
+                    data[pos] = rng.randrange(256)
+                elif op == 1:
+                    data[pos:pos] = rng.choice(specials)
+                else:
+                    del data[pos:pos + rng.randint(1, 30)]
+            udp.sendto(bytes(data), ("127.0.0.1", port))
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as tcp:
+            tcp.sendall(b"GARBAGE\r\n\r\n" + base[0].replace(b"{n}", b"t") + b"\x00" * 100)
+    finally:
+        udp.close()
+    code, _ = sip_request(LOCALHOST, port, harness.options_request(LOCALHOST, port))
+    assert code == 484
+    assert "internal error" not in proxy.log_text().lower(), proxy.log_tail(40)
+    assert "Traceback" not in proxy.log_text(), proxy.log_tail(40)
