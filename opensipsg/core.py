@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -354,11 +355,10 @@ class Core:
 
     # -- replying -------------------------------------------------------------
     def _sl_to_tag(self, request: Request) -> str:
-        try:
-            from_tag = request.from_.tag or ""
-        except ParseError:
-            from_tag = ""
-        return f"{self.sl_tag}-{make_tag(request.call_id, from_tag)[:8]}"
+        """The To-tag of our stateless replies: the same for a request and its ACK
+        (same Call-ID and From), so the ACK can be absorbed without parsing From."""
+        key = f"{request.get('call-id') or ''}\x00{request.get('from') or ''}"
+        return f"{self.sl_tag}-{zlib.crc32(key.encode('utf-8', 'surrogateescape')):08x}"
 
     def make_reply(
         self, ctx: RouteContext, status: int, reason: str, headers: list[str] | tuple[str, ...] = (),

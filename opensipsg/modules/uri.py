@@ -369,6 +369,9 @@ class UriModule(Module):
 
     @function("has_totag", routes=R | L)
     def has_totag(self, ctx: Any) -> int:
+        value = ctx.msg.get("to")
+        if value is None or "tag" not in value.lower():
+            return -1  # no need to parse To (most initial requests)
         try:
             tag = ctx.msg.to.tag
         except ParseError:
