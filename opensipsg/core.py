@@ -332,6 +332,7 @@ class Core:
     ) -> None:
         _note_received(msg, src_ip, src_port)
         if msg.method == "ACK" and self._is_sl_ack(msg):
+            self.stats.inc("sl:received_ACKs")
             return  # ACK for a stateless negative reply of ours: absorbed (sl)
         ctx = RouteContext(
             self, msg, RouteType.REQUEST,
