@@ -209,8 +209,9 @@ class TransactionLayer:
         #   request_relayed(ctx, tx, status, reason)  a CANCEL was relayed; tx is the
         #       INVITE's transaction, status/reason those of our reply to the CANCEL
         #   e2e_ack(ctx)  an ACK for a 2xx passes through t_relay (1.6 TMCB_E2EACK_IN)
+        #   provisional_reply(tx, status, reason, reply)  a 101-199 reply is relayed upstream
         self.callbacks: dict[str, list[Any]] = {"final_reply": [], "failure": [], "request_relayed": [],
-                                                "e2e_ack": []}
+                                                "e2e_ack": [], "provisional_reply": []}
 
     def register(self, event: str, fn: Any) -> None:
         """Add a callback for ``event`` (see ``self.callbacks``)."""
@@ -585,6 +586,8 @@ class TransactionLayer:
                 self._cancel_branch(branch)
             if status > 100 and tx.final_status == 0:
                 self._relay_upstream(tx, reply)
+                if self.callbacks["provisional_reply"]:
+                    self._fire("provisional_reply", tx, status, reply.reason, reply)
             return
         branch.status = status
         branch.final = reply

@@ -36,7 +36,7 @@ Parameters (1.6 names and defaults)
     names are RADIUS dictionary attributes); service_type (int, -1 =
     Sip-Session, 15).
     failed_transaction_flag (int, -1); report_ack (0); report_cancels (0);
-    early_media (0, accepted: provisional replies are not reported);
+    early_media (0; 1 = a relayed 183 Session Progress is accounted too, with code 183);
     detect_direction (0); multi_leg_info (str, ``"name=$avp(x);..."``).
     Ours: spool_dir (str, /var/spool/opensipsg/acc), spool_retry (int,
     seconds, first back-off, 1), spool_max_backoff (int, seconds, 30),
@@ -255,6 +255,8 @@ class AccModule(Module):
             log.warning("acc: aaa_flag/aaa_missed_flag set but no aaa_url: RADIUS accounting is inactive")
         tm = self.core.tm
         tm.register("final_reply", self._on_final_reply)
+        if self.early_media:
+            tm.register("provisional_reply", self._on_provisional_reply)
         tm.register("failure", self._on_failure)
         if self.report_cancels:
             tm.register("request_relayed", self._on_cancel)
@@ -469,6 +471,17 @@ class AccModule(Module):
         req_ctx = self._request_context(tx, self._branch_uri(tx, winner))
         which = {"log": self._on(flags, self.log_flag), "db": self._on(flags, self.db_flag),
                  "aaa": self._on(flags, self.aaa_flag)}
+        self._emit(which, tx.request, str(status), reason, reply, req_ctx, self._reply_context(tx, reply),
+                   rec.ACC_ANSWERED, self.db_table_acc)
+
+    def _on_provisional_reply(self, tx: Any, status: int, reason: str, reply: Any) -> None:
+        """early_media: a relayed 183 (Session Progress, early media) is accounted as
+        the final replies are, with its own code (1.6's acc_onreply for 183)."""
+        if status != 183 or not tx.invite or not self._acc_on(tx.flags):
+            return
+        req_ctx = self._request_context(tx, self._branch_uri(tx, reply))
+        which = {"log": self._on(tx.flags, self.log_flag), "db": self._on(tx.flags, self.db_flag),
+                 "aaa": self._on(tx.flags, self.aaa_flag)}
         self._emit(which, tx.request, str(status), reason, reply, req_ctx, self._reply_context(tx, reply),
                    rec.ACC_ANSWERED, self.db_table_acc)
 

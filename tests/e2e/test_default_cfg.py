@@ -85,3 +85,23 @@ def test_transactions_are_deleted_after_the_calls(proxy, tmp_workdir, sipp_facto
     while in_use() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert in_use() == 0
+
+
+def test_early_media_183_is_accounted(proxy, tmp_workdir, sipp_factory):
+    """The stock script sets acc's early_media: a relayed 183 gets its own record."""
+    from tests.e2e.harness import scenario_copy
+
+    uas_port = harness.free_port("both", exclude=[proxy.udp_port])
+    callee = write_users_csv(tmp_workdir / "erin.csv", ["erin"])
+    reg = run_sipp([f"{LOCALHOST}:{proxy.udp_port}", "-sf", scenario("register.xml"), "-inf", str(callee),
+                    "-key", "expires", "300", "-p", str(uas_port), "-m", "1"], tmp_workdir, timeout=15)
+    assert reg.ok, reg.describe()
+    progress = scenario_copy("uas_rr.xml", tmp_workdir, {"SIP/2.0 180 Ringing": "SIP/2.0 183 Session Progress"})
+    uas = sipp_factory(["-sf", progress, "-p", str(uas_port), "-m", "1"], timeout=30)
+    call = run_sipp([f"{LOCALHOST}:{proxy.udp_port}", "-sf", scenario("uac_rr.xml"), "-s", "erin",
+                     "-d", "100", "-m", "1"], tmp_workdir, timeout=30)
+    assert call.ok, call.describe()
+    assert uas.wait().ok
+    records = [line for line in proxy.log_text().splitlines() if "ACC: transaction answered:" in line]
+    assert any("method=INVITE" in line and "code=183" in line for line in records), proxy.log_tail(30)
+    assert any("method=INVITE" in line and "code=200" in line for line in records), proxy.log_tail(30)
