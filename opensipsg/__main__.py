@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{cfg}: {exc}\n")
         return 1
     if check:
-        sys.stderr.write(f"config file ok, exiting...\n")
+        sys.stderr.write("config file ok, exiting...\n")
         return 0
     if disable_tcp:
         core.listeners = [l for l in core.listeners if l.proto != "tcp"]

@@ -53,13 +53,10 @@ OSIPS_FIFO, JSON: MI_JSON_URL). `fifo <command> [args]` sends any MI command.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from typing import Any, NoReturn
 
 from docopt import DocoptExit, docopt
 
-from .. import __version__
 from . import rc
 from .commands import Ctl, CtlExit
 
