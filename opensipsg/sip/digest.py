@@ -56,6 +56,10 @@ class Credentials:
     params: dict[str, str] = field(default_factory=dict, hash=False)
 
 
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
+_ESCAPED = re.compile(r"\\(.)", re.S)
+
+
 def _skip_lws(text: str, i: int) -> int:
     n = len(text)
     while i < n and text[i] in " \t\r\n":
@@ -84,24 +88,13 @@ def parse_auth_params(text: str) -> dict[str, str]:
             raise ParseError(f"auth parameter without value: {name!r}")
         i = _skip_lws(text, i + 1)
         if i < n and text[i] == '"':
-            out = []
-            i += 1
-            while True:
-                if i >= n:
-                    raise ParseError("unterminated quoted string in auth header")
-                ch = text[i]
-                if ch == "\\":
-                    if i + 1 >= n:
-                        raise ParseError("unterminated quoted string in auth header")
-                    out.append(text[i + 1])
-                    i += 2
-                    continue
-                if ch == '"':
-                    i += 1
-                    break
-                out.append(ch)
-                i += 1
-            value = "".join(out)
+            q = _QUOTED.match(text, i)
+            if q is None:
+                raise ParseError("unterminated quoted string in auth header")
+            value = q.group(1)
+            if "\\" in value:
+                value = _ESCAPED.sub(r"\1", value)
+            i = q.end()
         else:
             m = _TOKEN.match(text, i)
             if not m:
