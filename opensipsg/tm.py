@@ -312,6 +312,14 @@ class TransactionLayer:
         request: Request = ctx.request
         method = request.method
         if method == "ACK":
+            tx = self.lookup(request)
+            if tx is not None:
+                with tx.lock:
+                    if tx.final_status >= 300:
+                        # the ACK for our negative final is hop by hop: the server
+                        # transaction absorbs it (17.2.1), as 1.6's t_newtran does
+                        self._run_server(tx, tx.server.ack())
+                        return 0
             if self.callbacks["e2e_ack"]:
                 self._fire("e2e_ack", ctx)
             return self.core.forward(ctx, dest, script=False)

@@ -1,0 +1,87 @@
+"""The transaction layer in memory: a Core whose transports are recorders, an UAC at
+127.0.0.1:5070 and a downstream UAS at 127.0.0.1:5080."""
+from __future__ import annotations
+
+import gevent
+import pytest
+
+from opensipsg.core import Core
+from opensipsg.script.parser import parse_config
+from opensipsg.sip.builder import build_ack, build_reply
+from opensipsg.sip.message import parse
+
+UAC = ("127.0.0.1", 5070)
+UAS = ("127.0.0.1", 5080)
+
+BASE = """
+listen=udp:127.0.0.1:5999
+loadmodule "tm.so"
+loadmodule "sl.so"
+modparam("tm", "fr_inv_timer", 1)
+modparam("tm", "fr_timer", 1)
+modparam("tm", "wt_timer", 1)
+"""
+
+INVITE = (b"INVITE sip:bob@127.0.0.1:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\n"
+          b"Max-Forwards: 70\r\nFrom: \"A\" <sip:a@127.0.0.1>;tag=f1\r\nTo: <sip:bob@127.0.0.1>\r\n"
+          b"Call-ID: c1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, str, int]] = []
+
+    def send(self, data: bytes, ip: str, port: int, conn: object = None) -> bool:
+        self.sent.append((data, ip, port))
+        return True
+
+    def to(self, addr: tuple[str, int]) -> list:
+        return [parse(d) for d, ip, port in self.sent if (ip, port) == addr]
+
+    def requests_to(self, addr: tuple[str, int], method: str) -> list:
+        return [m for m in self.to(addr) if m.is_request and m.method == method]
+
+    def replies_to(self, addr: tuple[str, int]) -> list:
+        return [m for m in self.to(addr) if not m.is_request]
+
+
+def make_core(script: str):
+    core = Core(parse_config(BASE + script, "t.cfg"))
+    recorder = Recorder()
+    for listener in core.listeners:
+        core.transports[listener.name] = recorder
+    return core, recorder
+
+
+def feed(core: Core, data: bytes, src: tuple[str, int]) -> None:
+    core.receive(data, src[0], src[1], core.listeners[0], None)
+
+
+def answer(core: Core, request, status: int, tag: str = "uas1") -> None:
+    feed(core, build_reply(request, status, None, tag).to_bytes(), UAS)
+
+
+def inuse(core: Core) -> int:
+    return core.stats.get("tm:inuse_transactions")
+
+
+RELAY_ALL = """
+route { t_relay(); }
+"""
+
+
+def test_hop_by_hop_ack_for_a_relayed_negative_reply_is_absorbed_by_t_relay():
+    """A script that t_relay()s everything (no t_check_trans) must not forward the ACK
+    for a non-2xx final reply: it belongs to our server transaction (17.2.1), and 1.6's
+    t_relay absorbs it (t_newtran finds the transaction: 0, script stops)."""
+    core, rec = make_core(RELAY_ALL)
+    feed(core, INVITE, UAC)
+    (fwd,) = rec.requests_to(UAS, "INVITE")
+    answer(core, fwd, 486)
+    (busy,) = [r for r in rec.replies_to(UAC) if r.status == 486]
+    assert len(rec.requests_to(UAS, "ACK")) == 1  # our own hop-by-hop ACK downstream
+    feed(core, build_ack(parse(INVITE), busy).to_bytes(), UAC)
+    assert len(rec.requests_to(UAS, "ACK")) == 1  # the upstream ACK is not forwarded
+    # and it stopped our retransmissions of the 486 (Timer G, T1 = 0.5 s)
+    gevent.sleep(1.2)
+    assert len([r for r in rec.replies_to(UAC) if r.status == 486]) == 1
