@@ -601,7 +601,7 @@ class TransactionLayer:
         branch.final = reply
         branch.done = True
         if status < 300:
-            if tx.final_status == 0 or (tx.final_status < 300 and tx.invite):
+            if tx.final_status == 0 or tx.invite:  # a 2xx to an INVITE always goes up (16.7 step 10)
                 self._relay_upstream(tx, reply)
             for other in tx.branches:
                 if other is not branch and not other.done:
@@ -708,6 +708,14 @@ class TransactionLayer:
         if local:
             self.stats.inc("tm:local_replies")
         if status >= 200:
+            if tx.final_status >= 300 and tx.invite and status < 300:
+                # a 2xx after our negative final (a callee answering as fr_inv_timer
+                # fired): RFC 3261 16.7 step 10 forwards it all the same (1.6:
+                # RPS_PUSHED_AFTER_COMPLETION); the server transaction is left as it is
+                if not retransmission and self.callbacks["final_reply"]:
+                    self._fire("final_reply", tx, status, reply.reason, None if local else reply)
+                self.core.send_to(tx.reply_dest, data, tx.listener, tx.conn)
+                return
             if tx.final_status and not (tx.invite and 200 <= status < 300 and tx.final_status < 300):
                 return
             first = tx.final_status == 0

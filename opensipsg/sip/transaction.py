@@ -257,6 +257,16 @@ class ClientTransaction:
         self.state = TERMINATED
         return [Disarm("A"), Disarm("E"), Deliver("timeout"), Terminate()]
 
+    def _expire(self, status: int) -> list[Action]:
+        # fr_inv_timer, the proxy's Timer C (16.8): the TU is told (it CANCELs the
+        # branch), but the transaction stays to ACK the final response that ends it
+        # (17.1.1.3) and to hand up a 2xx that crossed the CANCEL (16.7 step 10)
+        self.state = "expired"
+        return [Deliver("timeout")]
+
+    def _invite_final_expired(self, status: int) -> list[Action]:
+        return [a for a in self._invite_final(status) if not isinstance(a, Deliver)]
+
     def _provisional_calling(self, status: int) -> list[Action]:
         self.state = "proceeding"
         self.last_status = status
@@ -329,7 +339,10 @@ _INVITE_CLIENT: dict[tuple[str, str], Callable[..., list[Action]]] = {
     ("proceeding", "1xx"): C._provisional_proceeding,
     ("proceeding", "2xx"): C._invite_2xx,
     ("proceeding", "final"): C._invite_final,
-    ("proceeding", "timer_FR_INV"): C._timeout,
+    ("proceeding", "timer_FR_INV"): C._expire,
+    ("expired", "1xx"): C._absorb,
+    ("expired", "2xx"): C._invite_2xx,
+    ("expired", "final"): C._invite_final_expired,
     ("completed", "final"): C._resend_ack,
     ("completed", "timer_D"): C._end,
 }

@@ -85,3 +85,36 @@ def test_hop_by_hop_ack_for_a_relayed_negative_reply_is_absorbed_by_t_relay():
     # and it stopped our retransmissions of the 486 (Timer G, T1 = 0.5 s)
     gevent.sleep(1.2)
     assert len([r for r in rec.replies_to(UAC) if r.status == 486]) == 1
+
+
+def test_negative_reply_after_fr_inv_timeout_and_cancel_is_acked():
+    """fr_inv_timer fires on a ringing branch: we CANCEL it; the 487 that follows must
+    still get its hop-by-hop ACK (17.1.1.3), or the UAS retransmits it for 32 s."""
+    core, rec = make_core(RELAY_ALL)
+    feed(core, INVITE, UAC)
+    (fwd,) = rec.requests_to(UAS, "INVITE")
+    answer(core, fwd, 180)
+    gevent.sleep(1.3)
+    assert len(rec.requests_to(UAS, "CANCEL")) == 1
+    assert [r.status for r in rec.replies_to(UAC) if r.status >= 200] == [408]
+    answer(core, fwd, 487)
+    acks = rec.requests_to(UAS, "ACK")
+    assert len(acks) == 1 and acks[0].via1.branch == fwd.via1.branch
+    assert acks[0].to.tag == "uas1"
+
+
+def test_2xx_after_local_timeout_reply_is_still_relayed():
+    """RFC 3261 16.7 step 10: after a final response went upstream, any 2xx to the
+    INVITE MUST still be forwarded (1.6: RPS_PUSHED_AFTER_COMPLETION). Here the
+    callee picks up just as fr_inv_timer fires."""
+    core, rec = make_core(RELAY_ALL)
+    feed(core, INVITE, UAC)
+    (fwd,) = rec.requests_to(UAS, "INVITE")
+    answer(core, fwd, 180)
+    gevent.sleep(1.3)
+    assert [r.status for r in rec.replies_to(UAC) if r.status >= 200] == [408]
+    answer(core, fwd, 200)
+    assert [r.status for r in rec.replies_to(UAC) if r.status >= 200] == [408, 200]
+    ok = [r for r in rec.replies_to(UAC) if r.status == 200][0]
+    assert len(ok.vias) == 1 and ok.to.tag == "uas1"
+    assert not rec.requests_to(UAS, "ACK")  # a 2xx is acknowledged end to end

@@ -171,3 +171,28 @@ def test_non_invite_client_final_then_timer_k():
     assert c.delivered == [("response", 200)]
     c.run_until(6.0)
     assert c.terminated
+
+
+def test_fr_inv_timeout_keeps_the_invite_client_to_ack_the_final_reply():
+    """fr_inv_timer (Timer C, 16.8) tells the TU, which CANCELs; the 487 that ends the
+    branch is ACKed but not delivered again, a 2xx that crossed the CANCEL is."""
+    client = ClientTransaction(True, False, b"INVITE", make_ack=lambda: b"ACK", timers=TIMERS)
+    wire = Wire(client, "c")
+    wire.apply(client.start())
+    wire.apply(client.response(180))
+    wire.run_until(121.0)
+    assert wire.delivered[-1] == ("timeout", 0) and not wire.terminated
+    wire.apply(client.response(183))
+    wire.apply(client.response(487))
+    assert wire.sent[-1][1] == b"ACK"
+    assert wire.delivered == [("response", 180), ("timeout", 0)]
+    wire.apply(client.response(487))
+    assert [d for _, d in wire.sent].count(b"ACK") == 2
+
+    other = ClientTransaction(True, False, b"INVITE", timers=TIMERS)
+    wire = Wire(other, "c")
+    wire.apply(other.start())
+    wire.apply(other.response(180))
+    wire.run_until(121.0)
+    wire.apply(other.response(200))
+    assert wire.delivered[-1] == ("response", 200) and wire.terminated
