@@ -276,11 +276,27 @@ class TransactionLayer:
             self._run_server(tx, tx.server.request())
         return 0
 
+    def absorb_ack(self, request: Request) -> bool:
+        """An ACK for a negative final reply of ours is hop by hop: our server
+        transaction absorbs it (17.2.1; 1.6's t_newtran releases the transaction
+        and returns 0). False for any other ACK (end to end, or no transaction)."""
+        tx = self.lookup(request)
+        if tx is None:
+            return False
+        with tx.lock:
+            if tx.final_status < 300:
+                return False
+            self._run_server(tx, tx.server.ack())
+        return True
+
     def new_transaction(self, ctx: RouteContext) -> tuple[ProxyTransaction | None, bool]:
-        """t_newtran(): (transaction, created). A retransmission gets (existing, False)."""
+        """t_newtran(): (transaction, created). A retransmission gets (existing, False);
+        an ACK never gets a transaction: (None, False)."""
         if ctx.transaction is not None:
             return ctx.transaction, False
         request: Request = ctx.request
+        if request.method == "ACK":
+            return None, False
         key = self.key_for(request)
         existing = self.servers.get(key)
         if existing is not None:
@@ -312,14 +328,8 @@ class TransactionLayer:
         request: Request = ctx.request
         method = request.method
         if method == "ACK":
-            tx = self.lookup(request)
-            if tx is not None:
-                with tx.lock:
-                    if tx.final_status >= 300:
-                        # the ACK for our negative final is hop by hop: the server
-                        # transaction absorbs it (17.2.1), as 1.6's t_newtran does
-                        self._run_server(tx, tx.server.ack())
-                        return 0
+            if self.absorb_ack(request):
+                return 0
             if self.callbacks["e2e_ack"]:
                 self._fire("e2e_ack", ctx)
             return self.core.forward(ctx, dest, script=False)

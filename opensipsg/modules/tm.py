@@ -144,6 +144,8 @@ class TM(Module):
 
     @function("t_newtran", routes=R)
     def t_newtran(self, ctx: Any) -> int:
+        if ctx.request.method == "ACK":  # 1.6: no transaction for an ACK; 0 once absorbed
+            return 0 if self.core.tm.absorb_ack(ctx.request) else 1
         tx, created = self.core.tm.new_transaction(ctx)
         if tx is None:
             return -1

@@ -118,3 +118,36 @@ def test_2xx_after_local_timeout_reply_is_still_relayed():
     ok = [r for r in rec.replies_to(UAC) if r.status == 200][0]
     assert len(ok.vias) == 1 and ok.to.tag == "uas1"
     assert not rec.requests_to(UAS, "ACK")  # a 2xx is acknowledged end to end
+
+
+UAS_SCRIPT = """
+route {
+    t_newtran();
+    t_reply("404", "Not Here");
+}
+"""
+
+
+def test_t_newtran_absorbs_the_ack_for_our_negative_reply():
+    """1.6's t_newtran() on the ACK for a negative final reply releases the transaction
+    and returns 0; it must not retransmit the reply as if the INVITE came again."""
+    core, rec = make_core(UAS_SCRIPT)
+    feed(core, INVITE, UAC)
+    (notfound,) = rec.replies_to(UAC)
+    assert notfound.status == 404
+    feed(core, build_ack(parse(INVITE), notfound).to_bytes(), UAC)
+    assert len(rec.replies_to(UAC)) == 1
+    gevent.sleep(1.2)  # no Timer G retransmissions once the ACK came
+    assert len(rec.replies_to(UAC)) == 1
+
+
+def test_an_ack_without_transaction_gets_no_transaction_and_no_reply():
+    """t_newtran() creates no transaction for an ACK and t_reply() does not answer one
+    (1.6: 'ACKs are not replied'); before, the ACK got a transaction under its INVITE's
+    key and a 404."""
+    core, rec = make_core(UAS_SCRIPT)
+    ack = INVITE.replace(b"INVITE sip", b"ACK sip").replace(b"1 INVITE", b"1 ACK").replace(
+        b"To: <sip:bob@127.0.0.1>", b"To: <sip:bob@127.0.0.1>;tag=x")
+    feed(core, ack, UAC)
+    assert rec.sent == []
+    assert inuse(core) == 0
