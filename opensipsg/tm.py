@@ -105,6 +105,7 @@ class ProxyTransaction:
         self.timers = TimerSet()
         self.lock = RLock()
         self.branches: list[ClientBranch] = []
+        self.first_branch = 0  # the branches of the latest t_relay() start here (tm's t->first_branch)
         self.to_tag = make_tag("tm", request.call_id, request.via1.branch or "", str(request.cseq))
         self.final_status = 0  # final status sent upstream
         self.last_reply_status = 0
@@ -359,6 +360,10 @@ class TransactionLayer:
                                   t.path, t.q, t.flags, t.socket) for t in targets]
             sent = 0
             last_error = -3
+            # the next reply pick is among the branches this call adds (1.6: t_forward_nonack
+            # sets t->first_branch; t_pick_branch starts there), so a failure route that
+            # forks serially sees the outcome of its own branches
+            previous_first, tx.first_branch = tx.first_branch, len(tx.branches)
             for target in targets:
                 if len(tx.branches) >= MAX_BRANCHES:
                     log.error("too many branches for %s", request.call_id)
@@ -369,6 +374,8 @@ class TransactionLayer:
                     sent += 1
                 else:
                     last_error = result
+            if len(tx.branches) == tx.first_branch:
+                tx.first_branch = previous_first
             if sent == 0:
                 ctx.extra["ser_error"] = last_error
                 if not tx.branches and not tx.in_failure_route:
@@ -667,10 +674,11 @@ class TransactionLayer:
     @staticmethod
     def _best_branch(tx: ProxyTransaction) -> ClientBranch | None:
         best: ClientBranch | None = None
-        for branch in tx.branches:
+        latest = tx.branches[tx.first_branch:]
+        for branch in latest:
             if branch.status >= 600:
                 return branch
-        for branch in tx.branches:
+        for branch in latest:
             if branch.status < 300:
                 continue
             if best is None or branch.status // 100 < best.status // 100:

@@ -151,3 +151,35 @@ def test_an_ack_without_transaction_gets_no_transaction_and_no_reply():
     feed(core, ack, UAC)
     assert rec.sent == []
     assert inuse(core) == 0
+
+
+VM = ("127.0.0.1", 5081)
+
+SERIAL = """
+route { t_on_failure("1"); t_relay(); }
+failure_route[1] {
+    xlog("L_INFO", "failure route: $T_reply_code\\n");
+    if (t_check_status("486")) {
+        t_on_failure("1");
+        $ru = "sip:vm@127.0.0.1:5081";
+        t_relay();
+    }
+}
+"""
+
+
+def test_serial_forking_picks_the_winner_among_the_new_branches_only():
+    """After a failure route added branches, the next pick (the failure route's
+    $T_reply_code / t_check_status, and the reply relayed) is among the new branches
+    only (tm's t->first_branch). Before, the 486 of the first round won again, the
+    failure route re-forked to voicemail on every 500 until MAX_BRANCHES, and the
+    caller got the old 486."""
+    core, rec = make_core(SERIAL)
+    feed(core, INVITE, UAC)
+    (fwd,) = rec.requests_to(UAS, "INVITE")
+    answer(core, fwd, 486)
+    (vm,) = rec.requests_to(VM, "INVITE")
+    feed(core, build_reply(vm, 500, None, "vm1").to_bytes(), VM)
+    assert len(rec.requests_to(VM, "INVITE")) == 1
+    assert [r.status for r in rec.replies_to(UAC) if r.status >= 200] == [500]
+
