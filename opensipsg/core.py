@@ -116,6 +116,7 @@ class CoreParams:
         self.advertised_port = last("advertised_port", None)
         self.tcp_connection_lifetime = int(last("tcp_connection_lifetime", 120))
         self.tcp_connect_timeout = int(last("tcp_connect_timeout", 10))
+        self.tcp_send_timeout = int(last("tcp_send_timeout", 10))
         self.user = last("user", None) or last("uid", None)
         self.group = last("group", None) or last("gid", None)
         self.max_while_loops = int(last("max_while_loops", 100))
@@ -249,6 +250,7 @@ class Core:
                         listener, self.receive,
                         lifetime=self.params.tcp_connection_lifetime,
                         connect_timeout=self.params.tcp_connect_timeout,
+                        send_timeout=self.params.tcp_send_timeout,
                     )
             except OSError as exc:
                 raise ConfigError(f"cannot listen on {listener.name}: {exc.strerror or exc}") from None

@@ -66,11 +66,14 @@ class Connection:
         self.last_used = time.monotonic()
         self.lock = Semaphore()
         self.closed = False
+        # 1.6's tcp_send_timeout: a peer that stops reading can not block a sender for ever
+        self.send_timeout = getattr(transport, "send_timeout", 10.0)
 
     def send(self, data: bytes) -> bool:
         try:
-            with self.lock:
-                self.sock.sendall(data)
+            with gevent.Timeout(self.send_timeout, OSError("send timeout")):
+                with self.lock:
+                    self.sock.sendall(data)
             self.last_used = time.monotonic()
             return True
         except OSError as exc:
@@ -123,11 +126,13 @@ class TCPTransport:
         handler: Callable[..., None],
         lifetime: float = 120.0,
         connect_timeout: float = 10.0,
+        send_timeout: float = 10.0,
     ) -> None:
         self.listener = listener
         self.handler = handler
         self.lifetime = lifetime
         self.connect_timeout = connect_timeout
+        self.send_timeout = send_timeout
         self.connections: dict[tuple[str, int], Connection] = {}
         self.server = StreamServer((listener.host.strip("[]"), listener.port), self._accept)
         self.server.init_socket()  # bind now, so errors show at start-up

@@ -48,3 +48,36 @@ def test_oversized_messages_break_the_stream():
         split_stream(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: %d\r\n\r\n" % MAX_MESSAGE)
     with pytest.raises(FramingError):
         split_stream(b"X" * (MAX_MESSAGE + 10))  # headers that never end
+
+
+def test_send_to_a_peer_that_stops_reading_gives_up_after_the_send_timeout():
+    """1.6's tcp_send_timeout: a connection that stays unwritable is closed and the send
+    fails; before, sendall() blocked for ever, holding the connection's lock (and the
+    transaction's, for a reply) so every later send and timer of it hung as well."""
+    import socket as pysocket
+    import time
+
+    import gevent
+    from gevent import socket as gsocket
+
+    from opensipsg.transport.tcp import Connection
+
+    class Stub:
+        connections: dict = {}
+
+        def forget(self, conn):
+            pass
+
+    ours, theirs = gsocket.socketpair(pysocket.AF_UNIX, pysocket.SOCK_STREAM)
+    conn = Connection(Stub(), ours, ("127.0.0.1", 5070))
+    conn.send_timeout = 0.3
+    started = time.monotonic()
+    with gevent.Timeout(5):
+        ok = True
+        for _ in range(200):  # fill both socket buffers: the peer never reads
+            ok = conn.send(b"x" * 65536)
+            if not ok:
+                break
+    assert not ok and conn.closed
+    assert time.monotonic() - started < 3
+    theirs.close()
