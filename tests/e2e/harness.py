@@ -141,6 +141,21 @@ def free_port(kind: str = "both", exclude: Iterable[int] = (), tries: int = 200)
     raise RuntimeError(f"free_port: no free {kind} port found after {tries} tries")
 
 
+MEDIA_PORT_RANGE = (16000, 19996)  # below PORT_RANGE: SIPp media never meets a SIP port
+
+
+def free_media_port(tries: int = 200) -> int:
+    """A base for SIPp's ``-mp``: SIPp binds the port and its neighbours (audio, video,
+    RTCP), so pick a 4-aligned block of UDP ports that are all free right now, in a
+    range no SIP port is taken from."""
+    low, high = MEDIA_PORT_RANGE
+    for _ in range(tries):
+        base = random.randint(low // 4, high // 4) * 4
+        if all(_port_is_free(base + i, "udp") for i in range(4)):
+            return base
+    raise RuntimeError(f"free_media_port: no free block found after {tries} tries")
+
+
 def port_is_bound(port: int, proto: str = "udp", host: str = LOCALHOST) -> bool:
     """True if some socket is bound to host:port (UDP) / listening on it (TCP).
 
@@ -620,7 +635,7 @@ def sipp_command(args: Sequence[str], workdir: Path, name: str, timeout: float,
     if not _has(args, "-mi"):
         extra += ["-mi", LOCALHOST]
     if not _has(args, "-mp"):
-        extra += ["-mp", str(free_port("udp"))]
+        extra += ["-mp", str(free_media_port())]
     if not _has(args, "-timeout"):
         extra += ["-timeout", f"{max(1, int(timeout))}s", "-timeout_error"]
     if recv_timeout_ms and not _has(args, "-recv_timeout"):
