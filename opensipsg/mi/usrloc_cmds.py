@@ -111,6 +111,18 @@ def _table_and_aor(ul: Any, args: list[str], nargs: int) -> tuple[Any, str] | MI
     return table, fixed
 
 
+def _table_aor_record(ul: Any, args: list[str], nargs: int) -> tuple[Any, str, Any] | MIReply:
+    """Like :func:`_table_and_aor`, plus the AOR's record (404 when it has none)."""
+    found = _table_and_aor(ul, args, nargs)
+    if isinstance(found, MIReply):
+        return found
+    table, aor = found
+    record = table.get_record(aor)
+    if record is None:
+        return error(404, "AOR not found")
+    return table, aor, record
+
+
 def _is_permanent(contact: Any) -> bool:
     return contact.expires == 0 or contact.expires >= PERMANENT_EXPIRES
 
@@ -142,13 +154,10 @@ def ul_rm(ul: Any, args: list[str]) -> MIReply:
 
 @module_mi("usrloc", "ul_rm_contact")
 def ul_rm_contact(ul: Any, args: list[str]) -> MIReply:
-    found = _table_and_aor(ul, args, 3)
+    found = _table_aor_record(ul, args, 3)
     if isinstance(found, MIReply):
         return found
-    table, aor = found
-    record = table.get_record(aor)
-    if record is None:
-        return error(404, "AOR not found")
+    table, aor, record = found
     # 1.6 looks the contact up with the MI Call-ID, so in matching_mode 1 it finds
     # only MI-added contacts; we match the contact URI alone, as the command says
     for contact in list(record.contacts):
@@ -257,13 +266,10 @@ def ul_add(ul: Any, args: list[str]) -> MIReply:
 
 @module_mi("usrloc", "ul_show_contact")
 def ul_show_contact(ul: Any, args: list[str]) -> MIReply:
-    found = _table_and_aor(ul, args, 2)
+    found = _table_aor_record(ul, args, 2)
     if isinstance(found, MIReply):
         return found
-    table, aor = found
-    record = table.get_record(aor)
-    if record is None:
-        return error(404, "AOR not found")
+    table, aor, record = found
     now = time.time()
     reply = MIReply()
     for contact in record.contacts:

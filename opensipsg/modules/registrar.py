@@ -574,14 +574,8 @@ class RegistrarModule(Module):
             uri_text = value if isinstance(value, str) and value else None
         if uri_text is None:
             uri_text = ctx.ruri
-        try:
-            aor = self.extract_aor(uri_text)
-        except RegistrarError:
-            return -3
-        try:
-            record = location.get_record(aor)
-        except DBError as exc:
-            log.error("lookup: usrloc failed for AOR <%s>: %s", aor, exc)
+        found, record = self._record(location, uri_text, "lookup")
+        if not found:
             return -3
         if record is None:
             return -1
@@ -635,20 +629,25 @@ class RegistrarModule(Module):
             return parse_name_addr(first).uri_text
         return contact.received or None
 
+    def _record(self, location: Location, uri_text: str, who: str) -> tuple[bool, Any]:
+        """(looked up, record): looked up is False when the AOR could not be taken from
+        the URI or usrloc failed (logged); record is None when there is none."""
+        try:
+            aor = self.extract_aor(uri_text)
+        except RegistrarError:
+            return False, None
+        try:
+            return True, location.get_record(aor)
+        except DBError as exc:
+            log.error("%s: usrloc failed for AOR <%s>: %s", who, aor, exc)
+            return False, None
+
     # -- registered / add_sock_hdr ------------------------------------------
     @function("registered", "str", "fmt", "fmt", optional=2, routes=R | F | O | B | L)
     def registered(self, ctx: Any, table: str, aor: Any = None, callid: Any = None) -> int:
         location = self._table(table)
         uri_text = aor.render(ctx) if aor is not None else ctx.ruri
-        try:
-            key = self.extract_aor(uri_text)
-        except RegistrarError:
-            return -1
-        try:
-            record = location.get_record(key)
-        except DBError as exc:
-            log.error("registered: usrloc failed for AOR <%s>: %s", key, exc)
-            return -1
+        _, record = self._record(location, uri_text, "registered")
         if record is None:
             return -1
         now = int(time.time())
