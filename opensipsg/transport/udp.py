@@ -1,9 +1,10 @@
 """UDP listener: one non-blocking socket, drained on every wake-up.
 
-Waking a gevent socket costs tens of microseconds, so the reader reads every
-datagram waiting before it sleeps again. Each datagram is handed to the
-Core's ``receive`` in a greenlet of its own (a script may block on a
-database), spawned with ``spawn_raw`` to keep the per-message cost low.
+Waking a gevent greenlet costs tens of microseconds, so there is no reader
+greenlet: a persistent libev watcher calls :meth:`UDPTransport._on_readable`
+in the hub, which reads the datagrams waiting (a bounded batch) and hands each
+to the Core's ``receive`` in a pooled worker greenlet (a script may block on a
+database while others go on; see workers.py).
 """
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ import socket
 from typing import Any, Callable
 
 import gevent
-from gevent.socket import wait_read, wait_write
+from gevent.socket import wait_write
+
+from .workers import WorkerPool
 
 log = logging.getLogger("opensipsg.transport")
 
 MAX_DATAGRAM = 65535
+BATCH = 64  # datagrams read per wake-up before the loop looks at other work
 
 
 class UDPTransport:
@@ -36,35 +40,38 @@ class UDPTransport:
             pass
         self.sock.bind((listener.host.strip("[]"), listener.port))
         self.sock.setblocking(False)
-        self._reader: gevent.Greenlet | None = None
+        self._watcher: Any = None
 
     def start(self) -> None:
-        self._reader = gevent.spawn(self._serve)
-        self._reader.link_exception(_log_crash)
+        self._hub = gevent.get_hub()
+        self._workers = WorkerPool()
+        self._watcher = self._hub.loop.io(self.sock.fileno(), 1)
+        self._watcher.start(self._on_readable)
 
     def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.kill(block=False)
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
         self.sock.close()
 
-    def _serve(self) -> None:
-        sock = self.sock
-        fileno = sock.fileno()
-        recvfrom = sock.recvfrom
-        spawn = gevent.spawn_raw
+    def _on_readable(self) -> None:
+        """Watcher callback, in the hub: read what is waiting, a bounded batch per wake-up
+        (the loop calls again while data is left, so timers and other sockets get their turn)."""
+        recvfrom = self.sock.recvfrom
+        run = self._workers.run
         handler = self.handler
         listener = self.listener
-        while True:
+        for _ in range(BATCH):
             try:
                 data, addr = recvfrom(MAX_DATAGRAM)
             except BlockingIOError:
-                wait_read(fileno)
-                continue
+                return
             except OSError as exc:
                 if exc.errno in (errno.ECONNREFUSED, errno.EINTR):
                     continue  # ICMP unreachable from an earlier send
-                raise
-            spawn(handler, data, addr[0], addr[1], listener, None)
+                log.error("udp receive failed on %s: %s", self.listener.name, exc)
+                return
+            run(handler, data, addr[0], addr[1], listener, None)
 
     def send(self, data: bytes, ip: str, port: int) -> bool:
         while True:
@@ -77,6 +84,3 @@ class UDPTransport:
                 log.error("send failed: udp to %s:%d: %s", ip, port, exc)
                 return False
 
-
-def _log_crash(greenlet: gevent.Greenlet) -> None:
-    log.critical("udp reader died: %r", greenlet.exception)
