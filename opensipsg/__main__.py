@@ -200,9 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     core.start()
     # everything loaded so far lives as long as the process: keep the cyclic
     # garbage collector from walking it again and again (measured: ~20% CPU per message)
-    import gc
+    from .runtime import settle_heap
 
-    gc.freeze()
+    settle_heap()
     log.info("%s %s started", SERVER_NAME, __version__)
     profile_to = os.environ.get("OPENSIPSG_PROFILE")  # developers: cProfile output file
     if profile_to:
