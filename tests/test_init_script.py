@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from opensipsg.ctl.daemon import alive
 from tests.e2e import harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,14 +52,6 @@ def stdlib_open_to_all() -> bool:
 
 DROP = stdlib_open_to_all()
 RUN_AS = ("nobody", "nogroup") if DROP else ("root", "root")
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.fixture

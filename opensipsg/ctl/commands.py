@@ -188,6 +188,9 @@ class Ctl:
 
     # -- dispatch ---------------------------------------------------------------------
     def dispatch(self, a: dict[str, Any]) -> int:
+        if a["start"] or a["stop"] or a["restart"]:
+            from . import daemon
+            return daemon.start(self) if a["start"] else daemon.stop(self) if a["stop"] else daemon.restart(self)
         if a["add"] and a["<password>"] is not None and not a["avp"]:
             return self.subscriber_add(a["<user>"], a["<password>"])
         if a["passwd"]:

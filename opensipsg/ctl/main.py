@@ -1,6 +1,7 @@
 """opensipsctl - the OpenSIPS 1.6 control tool, for opensipsg.
 
 Usage:
+  opensipsctl [-c FILE] (start | stop | restart)
   opensipsctl [-c FILE] add <user> <password>
   opensipsctl [-c FILE] passwd <user> <password>
   opensipsctl [-c FILE] rm <user>
@@ -46,6 +47,8 @@ Options:
   --since TIME  cdr: calls started since 'YYYY-MM-DD HH:MM:SS'.
   -h --help  This text.
 
+start/stop/restart run the server with -P PID_FILE (and -E unless SYSLOG=1)
+plus STARTOPTIONS (e.g. "-f /etc/opensipsg/opensipsg.cfg"), OSIPSBIN if set.
 Commands marked with a database need DBENGINE (MYSQL or SQLITE with DB_PATH)
 or DBURL in opensipsctlrc; MI commands use MI_CONNECTOR / CTLENGINE (FIFO:
 OSIPS_FIFO, JSON: MI_JSON_URL). `fifo <command> [args]` sends any MI command.
