@@ -13,6 +13,8 @@ import gevent
 from gevent.lock import Semaphore
 from gevent.server import StreamServer
 
+from .workers import shared_pool
+
 log = logging.getLogger("opensipsg.transport")
 
 MAX_MESSAGE = 65535
@@ -85,6 +87,7 @@ class Connection:
         buffer = b""
         handler = self.transport.handler
         listener = self.transport.listener
+        spawn = shared_pool().spawn
         try:
             while True:
                 chunk = self.sock.recv(65536)
@@ -100,7 +103,7 @@ class Connection:
                     if message == b"\r\n\r\n":
                         self.send(b"\r\n")
                         continue
-                    gevent.spawn_raw(handler, message, self.peer[0], self.peer[1], listener, self)
+                    spawn(handler, message, self.peer[0], self.peer[1], listener, self)
         except OSError:
             pass
         finally:

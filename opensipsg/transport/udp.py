@@ -17,7 +17,7 @@ from typing import Any, Callable
 import gevent
 from gevent.socket import wait_write
 
-from .workers import WorkerPool
+from .workers import shared_pool
 
 log = logging.getLogger("opensipsg.transport")
 
@@ -44,7 +44,7 @@ class UDPTransport:
 
     def start(self) -> None:
         self._hub = gevent.get_hub()
-        self._workers = WorkerPool()
+        self._workers = shared_pool()
         self._watcher = self._hub.loop.io(self.sock.fileno(), 1)
         self._watcher.start(self._on_readable)
 

@@ -76,3 +76,13 @@ class WorkerPool:
                     idle.remove(me)
                 log.error("message worker woken unexpectedly with %r; retiring it", job)
                 return
+
+
+
+def shared_pool() -> WorkerPool:
+    """The pool of the current hub (one hub per thread; tests may make new hubs)."""
+    hub = gevent.get_hub()
+    pool = getattr(hub, "opensipsg_workers", None)
+    if pool is None:
+        pool = hub.opensipsg_workers = WorkerPool()
+    return pool

@@ -84,3 +84,10 @@ def test_a_stray_wake_up_is_not_run_and_the_worker_retires(caplog):
     pool.spawn(lambda: done.append(True))
     gevent.sleep(0)
     assert done == [True]
+
+
+def test_one_shared_pool_per_hub():
+    from opensipsg.transport.workers import shared_pool
+
+    assert shared_pool() is shared_pool()
+    assert shared_pool().hub is gevent.get_hub()
