@@ -191,6 +191,8 @@ class Ctl:
         if a["start"] or a["stop"] or a["restart"]:
             from . import daemon
             return daemon.start(self) if a["start"] else daemon.stop(self) if a["stop"] else daemon.restart(self)
+        if a["rpid"]:
+            return self.rpid(a)
         if a["add"] and a["<password>"] is not None and not a["avp"]:
             return self.subscriber_add(a["<user>"], a["<password>"])
         if a["passwd"]:
@@ -199,7 +201,7 @@ class Ctl:
             return self.alias_db(a)
         if a["ul"] or a["usrloc"] or a["alias"]:
             return self.usrloc(a)
-        if a["rm"] and not any(a[k] for k in ("domain", "avp", "acl")):
+        if a["rm"] and not any(a[k] for k in ("domain", "avp", "acl", "rpid")):
             return self.subscriber_rm(a["<user>"])
         if a["domain"]:
             return self.domain(a)
@@ -276,6 +278,22 @@ class Ctl:
         except DBError as exc:
             self.fail(f"password change failed: {_one_line(exc)}")
         self.info("password change succeeded")
+        return 0
+
+    def rpid(self, a: dict[str, Any]) -> int:
+        """subscriber.rpid: add sets it, rm sets it to NULL, show prints it (1.6's rpid add|rm|show)."""
+        who = a["<user>"]
+        user, domain = self.set_user(who)
+        where = {"username": user, "domain": domain}
+        if a["show"]:
+            rows = self.sql("rpid", self.db.select, "subscriber", ["rpid"], where)
+            self.table(["rpid"], rows)
+            return 0
+        if not self.is_user(user, domain):
+            self.fail(f"non-existent user '{who}'")
+        value = a["<rpid>"] if a["add"] else None
+        self.sql("rpid", self.db.update, "subscriber", {"rpid": value}, where)
+        self.table(["rpid"], self.sql("rpid", self.db.select, "subscriber", ["rpid"], where))
         return 0
 
     def subscriber_rm(self, who: str) -> int:

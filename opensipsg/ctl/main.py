@@ -5,6 +5,8 @@ Usage:
   opensipsctl [-c FILE] add <user> <password>
   opensipsctl [-c FILE] passwd <user> <password>
   opensipsctl [-c FILE] rm <user>
+  opensipsctl [-c FILE] rpid add <user> <rpid>
+  opensipsctl [-c FILE] rpid (rm | show) <user>
   opensipsctl [-c FILE] (alias_db | aliasdb) list [<user>]
   opensipsctl [-c FILE] (alias_db | aliasdb) show <alias>
   opensipsctl [-c FILE] (alias_db | aliasdb) add <alias> <user>

@@ -162,3 +162,17 @@ def test_against_mariadb(mariadb, tmp_path):
     finally:
         db.delete("subscriber", {"domain": "ctl.example"})
         db.close()
+
+
+def test_rpid_add_show_rm(sqlite_rc):
+    assert run_ctl(sqlite_rc, "add", "dave", "pw").returncode == 0
+    added = run_ctl(sqlite_rc, "rpid", "add", "dave", "<sip:+4930123@example.com>")
+    assert added.returncode == 0 and added.stdout.splitlines() == ["rpid", "<sip:+4930123@example.com>"]
+    assert rows(sqlite_rc, "SELECT rpid FROM subscriber WHERE username='dave'") == [("<sip:+4930123@example.com>",)]
+    shown = run_ctl(sqlite_rc, "rpid", "show", "dave@example.com")
+    assert shown.stdout.splitlines() == ["rpid", "<sip:+4930123@example.com>"]
+    removed = run_ctl(sqlite_rc, "rpid", "rm", "dave")
+    assert removed.returncode == 0 and removed.stdout.splitlines() == ["rpid", "NULL"]
+    assert rows(sqlite_rc, "SELECT rpid FROM subscriber WHERE username='dave'") == [(None,)]
+    missing = run_ctl(sqlite_rc, "rpid", "add", "nobody", "x")
+    assert missing.returncode == 1 and "non-existent user 'nobody'" in missing.stdout + missing.stderr
