@@ -82,7 +82,7 @@ class ClientBranch:
         self.cancel_sent = False
         self.reply_route: str | None = None
         self.cancel_client: ClientTransaction | None = None
-        self.cancel_timers = TimerSet()
+        self.cancel_timers: TimerSet | None = None  # made with the CANCEL (most branches never send one)
 
 
 class ProxyTransaction:
@@ -106,7 +106,9 @@ class ProxyTransaction:
         self.lock = RLock()
         self.branches: list[ClientBranch] = []
         self.first_branch = 0  # the branches of the latest t_relay() start here (tm's t->first_branch)
-        self.to_tag = make_tag("tm", request.call_id, request.via1.branch or "", str(request.cseq))
+        # what our To-tag derives from; the tag itself is hashed only for a local reply
+        self._to_tag_parts = (request.call_id, request.via1.branch or "", request.cseq)
+        self._to_tag: str | None = None
         self.final_status = 0  # final status sent upstream
         self.last_reply_status = 0
         self.cancelled = False
@@ -116,9 +118,16 @@ class ProxyTransaction:
         self.flags = ctx.flags
         self.avps = ctx.avps
         self.armed: dict[str, str] = {}
-        self.extra: dict[str, Any] = {}
         self.relayed_any = False
         self.in_failure_route = False
+
+    @property
+    def to_tag(self) -> str:
+        """The To-tag of our local replies (the same for every one of them)."""
+        if self._to_tag is None:
+            call_id, branch, cseq = self._to_tag_parts
+            self._to_tag = make_tag("tm", call_id, branch, str(cseq))
+        return self._to_tag
 
     # -- bookkeeping --------------------------------------------------------
     def pending(self) -> list[ClientBranch]:
@@ -131,7 +140,8 @@ class ProxyTransaction:
         self.timers.clear()
         for branch in self.branches:
             branch.timers.clear()
-            branch.cancel_timers.clear()
+            if branch.cancel_timers is not None:
+                branch.cancel_timers.clear()
             self.tm.clients.pop(branch.branch_id, None)
         # break the transaction <-> branch cycle so reference counting frees both now
         # (the cyclic collector is expensive with many live transactions)
@@ -416,7 +426,7 @@ class TransactionLayer:
         if target.path:
             out.add_header("route", target.path, first=True)
         branch_id = make_branch("tm", str(tx.uac_id), str(index), tx.request.call_id)
-        out.add_header("via", core.outgoing_via(listener, branch_id, branch_ctx), first=True)
+        out.add_header("Via", core.outgoing_via(listener, branch_id, branch_ctx), first=True)
         client_branch = ClientBranch(tx, index, out, dest, listener, target, branch_id)
         client_branch.reply_route = reply_route
         tx.branches.append(client_branch)
@@ -434,6 +444,8 @@ class TransactionLayer:
 
     def _timers_for(self, ctx: RouteContext) -> Timers:
         timers = self.timers
+        if self.fr_timer_avp is None and self.fr_inv_timer_avp is None:
+            return timers
         changes = {}
         for attr, accessor in (("fr_timer", self.fr_timer_avp), ("fr_inv_timer", self.fr_inv_timer_avp)):
             if accessor is None:
@@ -580,7 +592,11 @@ class TransactionLayer:
             if client_branch.final is None and reply.status >= 300 and tx.invite:
                 client.make_ack = lambda r=reply, b=client_branch: build_ack(b.request, r).to_bytes()
             actions = client.response(reply.status)
-            delivered = any(isinstance(a, Deliver) and a.event == "response" for a in actions)
+            delivered = False
+            for action in actions:
+                if isinstance(action, Deliver) and action.event == "response":
+                    delivered = True
+                    break
             self._run_client(client_branch, actions)
             if delivered:
                 self._on_response(client_branch, reply, src_ip, src_port, listener)
@@ -832,23 +848,26 @@ class TransactionLayer:
         cancel = build_cancel(branch.request)
         client = ClientTransaction(False, branch.dest.proto != "udp", cancel.to_bytes(), timers=self.timers)
         branch.cancel_client = client
+        branch.cancel_timers = TimerSet()
         self._run_cancel(branch, client.start())
 
     def _run_cancel(self, branch: ClientBranch, actions: list[Any]) -> None:
+        timers = branch.cancel_timers
+        assert timers is not None
         for action in actions:
             if isinstance(action, Send):
                 self.core.send_to(branch.dest, action.data, branch.listener)
             elif isinstance(action, Arm):
-                branch.cancel_timers.arm(action.timer, action.delay,
-                                         lambda name, b=branch: self._cancel_timer(b, name))
+                timers.arm(action.timer, action.delay, lambda name, b=branch: self._cancel_timer(b, name))
             elif isinstance(action, Disarm):
-                branch.cancel_timers.disarm(action.timer)
+                timers.disarm(action.timer)
             elif isinstance(action, Terminate):
-                branch.cancel_timers.clear()
+                timers.clear()
 
     def _cancel_timer(self, branch: ClientBranch, name: str) -> None:
         with branch.owner.lock:
-            branch.cancel_timers._timers.pop(name, None)
+            if branch.cancel_timers is not None:
+                branch.cancel_timers._timers.pop(name, None)
             if branch.cancel_client is not None:
                 self._run_cancel(branch, branch.cancel_client.timer(name))
 
