@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from time import monotonic
 from dataclasses import replace
 from typing import Any
 
@@ -37,28 +38,66 @@ NO_AUTO_100 = 0x01
 
 
 class TimerSet:
-    """Named libev timers of one owner; re-arming a name replaces the old timer."""
+    """Named timers of one owner, on a single libev timer set for the earliest deadline.
 
-    __slots__ = ("_timers",)
+    ``arm(name, delay, callback, arg)`` runs ``callback(arg, name)`` in a greenlet of
+    its own after ``delay`` seconds; re-arming a name replaces its deadline. Most
+    transaction timers are disarmed long before they are due (B, F, FR_INV, J...), so
+    disarming only forgets the deadline: a libev timer that comes due with nothing due
+    just waits for the next deadline. A call used to create and stop about nine libev
+    timers; now it is one per transaction or branch.
+    """
+
+    __slots__ = ("_deadlines", "_timer", "_timer_at")
+
+    # a deadline this close is due (libev's and our clocks round differently)
+    SLACK = 0.001
 
     def __init__(self) -> None:
-        self._timers: dict[str, Any] = {}
+        self._deadlines: dict[str, tuple[float, Any, Any]] = {}
+        self._timer: Any = None
+        self._timer_at = 0.0
 
-    def arm(self, name: str, delay: float, callback: Any) -> None:
-        self.disarm(name)
-        timer = gevent.get_hub().loop.timer(max(delay, 0.0))
-        timer.start(gevent.spawn_raw, callback, name)
-        self._timers[name] = timer
+    def arm(self, name: str, delay: float, callback: Any, arg: Any) -> None:
+        at = monotonic() + max(delay, 0.0)
+        self._deadlines[name] = (at, callback, arg)
+        if self._timer is None or at < self._timer_at:
+            self._start(at)
 
     def disarm(self, name: str) -> None:
-        timer = self._timers.pop(name, None)
+        self._deadlines.pop(name, None)
+
+    def clear(self) -> None:
+        self._deadlines.clear()
+        timer = self._timer
         if timer is not None:
+            self._timer = None
             timer.stop()
             timer.close()
 
-    def clear(self) -> None:
-        for name in list(self._timers):
-            self.disarm(name)
+    def _start(self, at: float) -> None:
+        old = self._timer
+        if old is not None:
+            old.stop()
+            old.close()
+        timer = gevent.get_hub().loop.timer(max(at - monotonic(), 0.0))
+        self._timer, self._timer_at = timer, at
+        timer.start(self._expired)
+
+    def _expired(self) -> None:
+        """In the hub: start the callbacks of the due timers, wait for the next one."""
+        self._timer = None  # it has fired: nothing to stop
+        deadlines = self._deadlines
+        if not deadlines:
+            return
+        due_before = monotonic() + self.SLACK
+        due = [(name, entry) for name, entry in deadlines.items() if entry[0] <= due_before]
+        for name, _ in due:
+            del deadlines[name]
+        if deadlines:
+            self._start(min(entry[0] for entry in deadlines.values()))
+        for name, (_, callback, arg) in due:
+            gevent.spawn_raw(callback, arg, name)
 
 
 class ClientBranch:
@@ -174,8 +213,7 @@ class LocalRequest:
             self.client.make_ack = lambda: build_ack(self.request, reply).to_bytes()
         self._run(self.client.response(reply.status), reply)
 
-    def _timer(self, name: str) -> None:
-        self.timers._timers.pop(name, None)
+    def _timer(self, _arg: Any, name: str) -> None:
         self._run(self.client.timer(name))
 
     def _run(self, actions: list[Any], reply: Response | None = None) -> None:
@@ -183,7 +221,7 @@ class LocalRequest:
             if isinstance(action, Send):
                 self.tm.core.send_to(self.dest, action.data, self.listener)
             elif isinstance(action, Arm):
-                self.timers.arm(action.timer, action.delay, self._timer)
+                self.timers.arm(action.timer, action.delay, self._timer, None)
             elif isinstance(action, Disarm):
                 self.timers.disarm(action.timer)
             elif isinstance(action, Deliver):
@@ -483,7 +521,7 @@ class TransactionLayer:
             if isinstance(action, Send):
                 self.core.send_to(tx.reply_dest, action.data, tx.listener, tx.conn)
             elif isinstance(action, Arm):
-                tx.timers.arm("S" + action.timer, action.delay, lambda name, tx=tx: self._server_timer(tx, name))
+                tx.timers.arm("S" + action.timer, action.delay, self._server_timer, tx)
             elif isinstance(action, Disarm):
                 tx.timers.disarm("S" + action.timer)
             # Terminate: the wait timer armed with the first final reply ends the transaction
@@ -492,10 +530,9 @@ class TransactionLayer:
         with tx.lock:
             if tx.done:
                 return
-            tx.timers._timers.pop(name, None)
             self._run_server(tx, tx.server.timer(name[1:]))
 
-    def _end(self, tx: ProxyTransaction) -> None:
+    def _end(self, tx: ProxyTransaction, _name: str = "wait") -> None:
         with tx.lock:
             tx.terminate()
 
@@ -507,7 +544,7 @@ class TransactionLayer:
                     self._branch_failed(branch)
                     return
             elif isinstance(action, Arm):
-                branch.timers.arm(action.timer, action.delay, lambda name, b=branch: self._client_timer(b, name))
+                branch.timers.arm(action.timer, action.delay, self._client_timer, branch)
             elif isinstance(action, Disarm):
                 branch.timers.disarm(action.timer)
             elif isinstance(action, Deliver) and action.event == "timeout":
@@ -522,7 +559,6 @@ class TransactionLayer:
         with tx.lock:
             if tx.done or branch.client is None:
                 return
-            branch.timers._timers.pop(name, None)
             self._run_client(branch, branch.client.timer(name))
 
     def _branch_failed(self, branch: ClientBranch) -> None:
@@ -758,7 +794,7 @@ class TransactionLayer:
                 self.stats.inc(f"tm:{status // 100}xx_transactions")
                 # as 1.6's wt_timer: the transaction stays this long after its final reply to
                 # absorb retransmissions (and relay the 2xx ones), then it is deleted
-                tx.timers.arm("wait", self.timers.wt_timer, lambda name, t=tx: self._end(t))
+                tx.timers.arm("wait", self.timers.wt_timer, self._end, tx)
             if not retransmission and self.callbacks["final_reply"]:
                 self._fire("final_reply", tx, status, reply.reason, None if local else reply)
         tx.last_reply_status = max(tx.last_reply_status, status)
@@ -858,7 +894,7 @@ class TransactionLayer:
             if isinstance(action, Send):
                 self.core.send_to(branch.dest, action.data, branch.listener)
             elif isinstance(action, Arm):
-                timers.arm(action.timer, action.delay, lambda name, b=branch: self._cancel_timer(b, name))
+                timers.arm(action.timer, action.delay, self._cancel_timer, branch)
             elif isinstance(action, Disarm):
                 timers.disarm(action.timer)
             elif isinstance(action, Terminate):
@@ -866,8 +902,6 @@ class TransactionLayer:
 
     def _cancel_timer(self, branch: ClientBranch, name: str) -> None:
         with branch.owner.lock:
-            if branch.cancel_timers is not None:
-                branch.cancel_timers._timers.pop(name, None)
             if branch.cancel_client is not None:
                 self._run_cancel(branch, branch.cancel_client.timer(name))
 
