@@ -103,6 +103,10 @@ class TimerSet:
 class ClientBranch:
     """One outgoing branch of a proxied transaction."""
 
+    __slots__ = ("owner", "index", "request", "dest", "listener", "branch", "branch_id", "client", "timers",
+                 "status", "final", "done", "cancel_wanted", "cancel_sent", "reply_route", "cancel_client",
+                 "cancel_timers")
+
     def __init__(self, owner: "ProxyTransaction", index: int, request: Request, dest: Any, listener: Any,
                  branch: Branch, branch_id: str) -> None:
         self.owner = owner
@@ -126,6 +130,12 @@ class ClientBranch:
 
 class ProxyTransaction:
     """A server transaction plus its client branches (a tm "cell")."""
+
+    # slots: a call keeps two of these alive for wt_timer, and reads their fields often
+    __slots__ = ("tm", "key", "request", "method", "invite", "proto", "listener", "conn", "src_ip", "src_port",
+                 "reply_dest", "server", "timers", "lock", "branches", "first_branch", "_to_tag_parts", "_to_tag",
+                 "final_status", "last_reply_status", "cancelled", "done", "uac_id", "flags", "avps", "armed",
+                 "relayed_any", "in_failure_route")
 
     def __init__(self, tm: "TransactionLayer", ctx: RouteContext, key: tuple[Any, ...]) -> None:
         request: Request = ctx.request
