@@ -36,6 +36,8 @@ TM_BRANCH_PREFIX = "z9hG4bK"
 # t_relay() flags
 NO_AUTO_100 = 0x01
 
+_CLASS_STATS = {n: f"tm:{n}xx_transactions" for n in range(2, 7)}  # by final status // 100
+
 
 class TimerSet:
     """Named timers of one owner, on a single libev timer set for the earliest deadline.
@@ -801,7 +803,7 @@ class TransactionLayer:
             first = tx.final_status == 0
             tx.final_status = status
             if first:
-                self.stats.inc(f"tm:{status // 100}xx_transactions")
+                self.stats.inc(_CLASS_STATS.get(status // 100) or f"tm:{status // 100}xx_transactions")
                 # as 1.6's wt_timer: the transaction stays this long after its final reply to
                 # absorb retransmissions (and relay the 2xx ones), then it is deleted
                 tx.timers.arm("wait", self.timers.wt_timer, self._end, tx)

@@ -240,8 +240,9 @@ class RrModule(Module):
     @function("loose_route", routes=R)
     def loose_route(self, ctx: Any) -> int:
         msg = ctx.msg
-        state = _state(ctx)
-        state.routed_params = None
+        state = ctx.extra.get("rr")
+        if state is not None:  # made only when needed: most initial requests have no Route
+            state.routed_params = None
         routes = msg.get_values("route")
         if not routes:
             return -1
