@@ -84,7 +84,9 @@ class TimerSet:
             old.close()
         timer = gevent.get_hub().loop.timer(max(at - monotonic(), 0.0))
         self._timer, self._timer_at = timer, at
-        timer.start(self._expired)
+        # update: count from now, not from the loop's cached time (else it comes due
+        # before ``at`` whenever this loop iteration has run for a while)
+        timer.start(self._expired, update=True)
 
     def _expired(self) -> None:
         """In the hub: start the callbacks of the due timers, wait for the next one."""
