@@ -23,7 +23,7 @@ from .errors import ParseError
 from .registry import RouteType
 from .script.context import Branch, RouteContext
 from .sip.builder import build_ack, build_cancel, build_reply, make_branch, make_tag
-from .sip.message import Request, Response
+from .sip.message import Request, Response, Via
 from .sip.transaction import (
     Arm, ClientTransaction, Deliver, Disarm, Send, ServerTransaction, Terminate, Timers,
 )
@@ -160,7 +160,7 @@ class ProxyTransaction:
         self.branches: list[ClientBranch] = []
         self.first_branch = 0  # the branches of the latest t_relay() start here (tm's t->first_branch)
         # what our To-tag derives from; the tag itself is hashed only for a local reply
-        self._to_tag_parts = (request.call_id, request.via1.branch or "", request.cseq)
+        self._to_tag_parts = (request.call_id, _branch_of(request.via1), request.cseq)
         self._to_tag: str | None = None
         self.final_status = 0  # final status sent upstream
         self.last_reply_status = 0
@@ -300,12 +300,13 @@ class TransactionLayer:
     @staticmethod
     def key_for(request: Request, method: str | None = None) -> tuple[Any, ...]:
         via = request.via1
-        branch = via.branch or ""
+        branch = _branch_of(via)
         method = method or request.method
         if method == "ACK":
             method = "INVITE"
         if branch.startswith(TM_BRANCH_PREFIX):
-            return (branch, via.sent_by.lower(), method)
+            # sent-by as (host, port): the same matches as comparing "host[:port]" text
+            return (branch, via.host.lower(), via.port, method)
         tag = request.from_.tag or ""
         return ("2543", request.call_id, request.cseq.number, tag, str(via), method)
 
@@ -601,7 +602,7 @@ class TransactionLayer:
             log.debug("dropping reply whose top Via is not ours")
             return
         self.stats.inc("tm:received_replies")
-        branch_id = reply.via1.branch or ""
+        branch_id = _branch_of(reply.via1)
         method = reply.cseq.method
         local = self.local_requests.get(branch_id)
         if local is not None:
@@ -918,6 +919,14 @@ class TransactionLayer:
         with branch.owner.lock:
             if branch.cancel_client is not None:
                 self._run_cancel(branch, branch.cancel_client.timer(name))
+
+
+def _branch_of(via: Via) -> str:
+    """``via.branch or ""`` for the hot path: Via.param() lower-cases the name it is asked for on each call."""
+    for name, value in via.params:
+        if name.lower() == "branch":
+            return value or ""
+    return ""
 
 
 def _listener_by_name(core: Any, socket_text: Any) -> Any:
