@@ -475,7 +475,7 @@ class Core:
         out = request.copy()
         out.ruri = ctx.ruri
         seed = request.via1.branch or request.call_id
-        out.add_header("via", self.outgoing_via(listener, make_branch("fwd", seed, str(request.cseq)), ctx), first=True)
+        out.add_header("Via", self.outgoing_via(listener, make_branch("fwd", seed, str(request.cseq)), ctx), first=True)
         if not self.send_to(destination, out.to_bytes(), listener):
             return -6
         if script:

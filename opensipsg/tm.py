@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from time import monotonic
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +23,7 @@ from .errors import ParseError
 from .registry import RouteType
 from .script.context import Branch, RouteContext
 from .sip.builder import build_ack, build_cancel, build_reply, make_branch, make_tag
-from .sip.message import Request, Response
+from .sip.message import Request, Response, Via
 from .sip.transaction import (
     Arm, ClientTransaction, Deliver, Disarm, Send, ServerTransaction, Terminate, Timers,
 )
@@ -35,34 +36,80 @@ TM_BRANCH_PREFIX = "z9hG4bK"
 # t_relay() flags
 NO_AUTO_100 = 0x01
 
+_CLASS_STATS = {n: f"tm:{n}xx_transactions" for n in range(2, 7)}  # by final status // 100
+
 
 class TimerSet:
-    """Named libev timers of one owner; re-arming a name replaces the old timer."""
+    """Named timers of one owner, on a single libev timer set for the earliest deadline.
 
-    __slots__ = ("_timers",)
+    ``arm(name, delay, callback, arg)`` runs ``callback(arg, name)`` in a greenlet of
+    its own after ``delay`` seconds; re-arming a name replaces its deadline. Most
+    transaction timers are disarmed long before they are due (B, F, FR_INV, J...), so
+    disarming only forgets the deadline: a libev timer that comes due with nothing due
+    just waits for the next deadline. A call used to create and stop about nine libev
+    timers; now it is one per transaction or branch.
+    """
+
+    __slots__ = ("_deadlines", "_timer", "_timer_at")
+
+    # a deadline this close is due (libev's and our clocks round differently)
+    SLACK = 0.001
 
     def __init__(self) -> None:
-        self._timers: dict[str, Any] = {}
+        self._deadlines: dict[str, tuple[float, Any, Any]] = {}
+        self._timer: Any = None
+        self._timer_at = 0.0
 
-    def arm(self, name: str, delay: float, callback: Any) -> None:
-        self.disarm(name)
-        timer = gevent.get_hub().loop.timer(max(delay, 0.0))
-        timer.start(gevent.spawn_raw, callback, name)
-        self._timers[name] = timer
+    def arm(self, name: str, delay: float, callback: Any, arg: Any) -> None:
+        at = monotonic() + max(delay, 0.0)
+        self._deadlines[name] = (at, callback, arg)
+        if self._timer is None or at < self._timer_at:
+            self._start(at)
 
     def disarm(self, name: str) -> None:
-        timer = self._timers.pop(name, None)
+        self._deadlines.pop(name, None)
+
+    def clear(self) -> None:
+        self._deadlines.clear()
+        timer = self._timer
         if timer is not None:
+            self._timer = None
             timer.stop()
             timer.close()
 
-    def clear(self) -> None:
-        for name in list(self._timers):
-            self.disarm(name)
+    def _start(self, at: float) -> None:
+        old = self._timer
+        if old is not None:
+            old.stop()
+            old.close()
+        timer = gevent.get_hub().loop.timer(max(at - monotonic(), 0.0))
+        self._timer, self._timer_at = timer, at
+        # update: count from now, not from the loop's cached time (else it comes due
+        # before ``at`` whenever this loop iteration has run for a while)
+        timer.start(self._expired, update=True)
+
+    def _expired(self) -> None:
+        """In the hub: start the callbacks of the due timers, wait for the next one."""
+        self._timer = None  # it has fired: nothing to stop
+        deadlines = self._deadlines
+        if not deadlines:
+            return
+        due_before = monotonic() + self.SLACK
+        due = [(name, entry) for name, entry in deadlines.items() if entry[0] <= due_before]
+        for name, _ in due:
+            del deadlines[name]
+        if deadlines:
+            self._start(min(entry[0] for entry in deadlines.values()))
+        for name, (_, callback, arg) in due:
+            gevent.spawn_raw(callback, arg, name)
 
 
 class ClientBranch:
     """One outgoing branch of a proxied transaction."""
+
+    __slots__ = ("owner", "index", "request", "dest", "listener", "branch", "branch_id", "client", "timers",
+                 "status", "final", "done", "cancel_wanted", "cancel_sent", "reply_route", "cancel_client",
+                 "cancel_timers")
 
     def __init__(self, owner: "ProxyTransaction", index: int, request: Request, dest: Any, listener: Any,
                  branch: Branch, branch_id: str) -> None:
@@ -82,11 +129,17 @@ class ClientBranch:
         self.cancel_sent = False
         self.reply_route: str | None = None
         self.cancel_client: ClientTransaction | None = None
-        self.cancel_timers = TimerSet()
+        self.cancel_timers: TimerSet | None = None  # made with the CANCEL (most branches never send one)
 
 
 class ProxyTransaction:
     """A server transaction plus its client branches (a tm "cell")."""
+
+    # slots: a call keeps two of these alive for wt_timer, and reads their fields often
+    __slots__ = ("tm", "key", "request", "method", "invite", "proto", "listener", "conn", "src_ip", "src_port",
+                 "reply_dest", "server", "timers", "lock", "branches", "first_branch", "_to_tag_parts", "_to_tag",
+                 "final_status", "last_reply_status", "cancelled", "done", "uac_id", "flags", "avps", "armed",
+                 "relayed_any", "in_failure_route")
 
     def __init__(self, tm: "TransactionLayer", ctx: RouteContext, key: tuple[Any, ...]) -> None:
         request: Request = ctx.request
@@ -106,7 +159,9 @@ class ProxyTransaction:
         self.lock = RLock()
         self.branches: list[ClientBranch] = []
         self.first_branch = 0  # the branches of the latest t_relay() start here (tm's t->first_branch)
-        self.to_tag = make_tag("tm", request.call_id, request.via1.branch or "", str(request.cseq))
+        # what our To-tag derives from; the tag itself is hashed only for a local reply
+        self._to_tag_parts = (request.call_id, _branch_of(request.via1), request.cseq)
+        self._to_tag: str | None = None
         self.final_status = 0  # final status sent upstream
         self.last_reply_status = 0
         self.cancelled = False
@@ -116,9 +171,16 @@ class ProxyTransaction:
         self.flags = ctx.flags
         self.avps = ctx.avps
         self.armed: dict[str, str] = {}
-        self.extra: dict[str, Any] = {}
         self.relayed_any = False
         self.in_failure_route = False
+
+    @property
+    def to_tag(self) -> str:
+        """The To-tag of our local replies (the same for every one of them)."""
+        if self._to_tag is None:
+            call_id, branch, cseq = self._to_tag_parts
+            self._to_tag = make_tag("tm", call_id, branch, str(cseq))
+        return self._to_tag
 
     # -- bookkeeping --------------------------------------------------------
     def pending(self) -> list[ClientBranch]:
@@ -131,7 +193,8 @@ class ProxyTransaction:
         self.timers.clear()
         for branch in self.branches:
             branch.timers.clear()
-            branch.cancel_timers.clear()
+            if branch.cancel_timers is not None:
+                branch.cancel_timers.clear()
             self.tm.clients.pop(branch.branch_id, None)
         # break the transaction <-> branch cycle so reference counting frees both now
         # (the cyclic collector is expensive with many live transactions)
@@ -164,8 +227,7 @@ class LocalRequest:
             self.client.make_ack = lambda: build_ack(self.request, reply).to_bytes()
         self._run(self.client.response(reply.status), reply)
 
-    def _timer(self, name: str) -> None:
-        self.timers._timers.pop(name, None)
+    def _timer(self, _arg: Any, name: str) -> None:
         self._run(self.client.timer(name))
 
     def _run(self, actions: list[Any], reply: Response | None = None) -> None:
@@ -173,7 +235,7 @@ class LocalRequest:
             if isinstance(action, Send):
                 self.tm.core.send_to(self.dest, action.data, self.listener)
             elif isinstance(action, Arm):
-                self.timers.arm(action.timer, action.delay, self._timer)
+                self.timers.arm(action.timer, action.delay, self._timer, None)
             elif isinstance(action, Disarm):
                 self.timers.disarm(action.timer)
             elif isinstance(action, Deliver):
@@ -238,12 +300,13 @@ class TransactionLayer:
     @staticmethod
     def key_for(request: Request, method: str | None = None) -> tuple[Any, ...]:
         via = request.via1
-        branch = via.branch or ""
+        branch = _branch_of(via)
         method = method or request.method
         if method == "ACK":
             method = "INVITE"
         if branch.startswith(TM_BRANCH_PREFIX):
-            return (branch, via.sent_by.lower(), method)
+            # sent-by as (host, port): the same matches as comparing "host[:port]" text
+            return (branch, via.host.lower(), via.port, method)
         tag = request.from_.tag or ""
         return ("2543", request.call_id, request.cseq.number, tag, str(via), method)
 
@@ -416,7 +479,7 @@ class TransactionLayer:
         if target.path:
             out.add_header("route", target.path, first=True)
         branch_id = make_branch("tm", str(tx.uac_id), str(index), tx.request.call_id)
-        out.add_header("via", core.outgoing_via(listener, branch_id, branch_ctx), first=True)
+        out.add_header("Via", core.outgoing_via(listener, branch_id, branch_ctx), first=True)
         client_branch = ClientBranch(tx, index, out, dest, listener, target, branch_id)
         client_branch.reply_route = reply_route
         tx.branches.append(client_branch)
@@ -434,6 +497,8 @@ class TransactionLayer:
 
     def _timers_for(self, ctx: RouteContext) -> Timers:
         timers = self.timers
+        if self.fr_timer_avp is None and self.fr_inv_timer_avp is None:
+            return timers
         changes = {}
         for attr, accessor in (("fr_timer", self.fr_timer_avp), ("fr_inv_timer", self.fr_inv_timer_avp)):
             if accessor is None:
@@ -471,7 +536,7 @@ class TransactionLayer:
             if isinstance(action, Send):
                 self.core.send_to(tx.reply_dest, action.data, tx.listener, tx.conn)
             elif isinstance(action, Arm):
-                tx.timers.arm("S" + action.timer, action.delay, lambda name, tx=tx: self._server_timer(tx, name))
+                tx.timers.arm("S" + action.timer, action.delay, self._server_timer, tx)
             elif isinstance(action, Disarm):
                 tx.timers.disarm("S" + action.timer)
             # Terminate: the wait timer armed with the first final reply ends the transaction
@@ -480,10 +545,9 @@ class TransactionLayer:
         with tx.lock:
             if tx.done:
                 return
-            tx.timers._timers.pop(name, None)
             self._run_server(tx, tx.server.timer(name[1:]))
 
-    def _end(self, tx: ProxyTransaction) -> None:
+    def _end(self, tx: ProxyTransaction, _name: str = "wait") -> None:
         with tx.lock:
             tx.terminate()
 
@@ -495,7 +559,7 @@ class TransactionLayer:
                     self._branch_failed(branch)
                     return
             elif isinstance(action, Arm):
-                branch.timers.arm(action.timer, action.delay, lambda name, b=branch: self._client_timer(b, name))
+                branch.timers.arm(action.timer, action.delay, self._client_timer, branch)
             elif isinstance(action, Disarm):
                 branch.timers.disarm(action.timer)
             elif isinstance(action, Deliver) and action.event == "timeout":
@@ -510,7 +574,6 @@ class TransactionLayer:
         with tx.lock:
             if tx.done or branch.client is None:
                 return
-            branch.timers._timers.pop(name, None)
             self._run_client(branch, branch.client.timer(name))
 
     def _branch_failed(self, branch: ClientBranch) -> None:
@@ -539,7 +602,7 @@ class TransactionLayer:
             log.debug("dropping reply whose top Via is not ours")
             return
         self.stats.inc("tm:received_replies")
-        branch_id = reply.via1.branch or ""
+        branch_id = _branch_of(reply.via1)
         method = reply.cseq.method
         local = self.local_requests.get(branch_id)
         if local is not None:
@@ -580,7 +643,11 @@ class TransactionLayer:
             if client_branch.final is None and reply.status >= 300 and tx.invite:
                 client.make_ack = lambda r=reply, b=client_branch: build_ack(b.request, r).to_bytes()
             actions = client.response(reply.status)
-            delivered = any(isinstance(a, Deliver) and a.event == "response" for a in actions)
+            delivered = False
+            for action in actions:
+                if isinstance(action, Deliver) and action.event == "response":
+                    delivered = True
+                    break
             self._run_client(client_branch, actions)
             if delivered:
                 self._on_response(client_branch, reply, src_ip, src_port, listener)
@@ -739,10 +806,10 @@ class TransactionLayer:
             first = tx.final_status == 0
             tx.final_status = status
             if first:
-                self.stats.inc(f"tm:{status // 100}xx_transactions")
+                self.stats.inc(_CLASS_STATS.get(status // 100) or f"tm:{status // 100}xx_transactions")
                 # as 1.6's wt_timer: the transaction stays this long after its final reply to
                 # absorb retransmissions (and relay the 2xx ones), then it is deleted
-                tx.timers.arm("wait", self.timers.wt_timer, lambda name, t=tx: self._end(t))
+                tx.timers.arm("wait", self.timers.wt_timer, self._end, tx)
             if not retransmission and self.callbacks["final_reply"]:
                 self._fire("final_reply", tx, status, reply.reason, None if local else reply)
         tx.last_reply_status = max(tx.last_reply_status, status)
@@ -832,25 +899,34 @@ class TransactionLayer:
         cancel = build_cancel(branch.request)
         client = ClientTransaction(False, branch.dest.proto != "udp", cancel.to_bytes(), timers=self.timers)
         branch.cancel_client = client
+        branch.cancel_timers = TimerSet()
         self._run_cancel(branch, client.start())
 
     def _run_cancel(self, branch: ClientBranch, actions: list[Any]) -> None:
+        timers = branch.cancel_timers
+        assert timers is not None
         for action in actions:
             if isinstance(action, Send):
                 self.core.send_to(branch.dest, action.data, branch.listener)
             elif isinstance(action, Arm):
-                branch.cancel_timers.arm(action.timer, action.delay,
-                                         lambda name, b=branch: self._cancel_timer(b, name))
+                timers.arm(action.timer, action.delay, self._cancel_timer, branch)
             elif isinstance(action, Disarm):
-                branch.cancel_timers.disarm(action.timer)
+                timers.disarm(action.timer)
             elif isinstance(action, Terminate):
-                branch.cancel_timers.clear()
+                timers.clear()
 
     def _cancel_timer(self, branch: ClientBranch, name: str) -> None:
         with branch.owner.lock:
-            branch.cancel_timers._timers.pop(name, None)
             if branch.cancel_client is not None:
                 self._run_cancel(branch, branch.cancel_client.timer(name))
+
+
+def _branch_of(via: Via) -> str:
+    """``via.branch or ""`` for the hot path: Via.param() lower-cases the name it is asked for on each call."""
+    for name, value in via.params:
+        if name.lower() == "branch":
+            return value or ""
+    return ""
 
 
 def _listener_by_name(core: Any, socket_text: Any) -> Any:

@@ -107,7 +107,7 @@ def _remove_last_value(msg: Any, name: str) -> None:
     values = header.values()
     if len(values) <= 1:
         del msg.headers[index]
-        msg._changed()
+        msg._changed(header.name)
     else:
         msg.replace_header_at(index, ", ".join(values[:-1]))
 
@@ -169,7 +169,7 @@ class RrModule(Module):
         header = Header.make("Record-Route", value)
         index = next((i for i, _ in msg.find("record-route")), 0)
         msg.headers.insert(index, header)
-        msg._changed()
+        msg._changed(header.name)  # only Record-Route changed: keep the parsed Via, CSeq, From...
         return header
 
     # -- record routing -----------------------------------------------------
@@ -240,23 +240,25 @@ class RrModule(Module):
     @function("loose_route", routes=R)
     def loose_route(self, ctx: Any) -> int:
         msg = ctx.msg
-        state = _state(ctx)
-        state.routed_params = None
-        if not msg.get_values("route"):
+        state = ctx.extra.get("rr")
+        if state is not None:  # made only when needed: most initial requests have no Route
+            state.routed_params = None
+        routes = msg.get_values("route")
+        if not routes:
             return -1
         try:
             preloaded = not msg.to.tag
             ruri = ctx.parsed_ruri()
             if not preloaded and self._is_myself(ruri):
-                return self._after_strict(ctx, ruri)
-            return self._after_loose(ctx, preloaded)
+                return self._after_strict(ctx, ruri, routes[0])
+            return self._after_loose(ctx, preloaded, routes[0])
         except ParseError as exc:
             log.error("loose_route: %s", exc.reason)
             return RR_ERROR
 
-    def _after_loose(self, ctx: Any, preloaded: bool) -> int:
+    def _after_loose(self, ctx: Any, preloaded: bool, top_route: str) -> int:
         msg = ctx.msg
-        first = _route_uri(msg.get_values("route")[0])
+        first = _route_uri(top_route)
         if self._is_myself(first):
             state = _state(ctx)
             state.routed_params = params_text(first.params)
@@ -286,12 +288,12 @@ class RrModule(Module):
         ctx.new_uri = _maddr_uri(next_hop)
         msg.remove_first_value("route")
 
-    def _after_strict(self, ctx: Any, ruri: URI) -> int:
+    def _after_strict(self, ctx: Any, ruri: URI, top_route: str) -> int:
         """RFC 3261 16.4: the R-URI is our RR entry, put there by a strict router."""
         msg = ctx.msg
         state = _state(ctx)
         state.routed_params = params_text(ruri.params)
-        first = _route_uri(msg.get_values("route")[0])
+        first = _route_uri(top_route)
         if self.enable_double_rr and first.param("r2") is not None and self._is_myself(first):
             msg.remove_first_value("route")
             routes = msg.get_values("route")

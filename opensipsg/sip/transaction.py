@@ -70,6 +70,14 @@ class Timers:
 
 TERMINATED = "terminated"
 
+# the actions without per-transaction data, built once (they are frozen): a call's
+# transactions hand out about twenty of them
+_DISARM_A, _DISARM_B, _DISARM_E, _DISARM_F = Disarm("A"), Disarm("B"), Disarm("E"), Disarm("F")
+_DISARM_G, _DISARM_H, _DISARM_FR_INV = Disarm("G"), Disarm("H"), Disarm("FR_INV")
+_TERMINATE = Terminate()
+_TIMEOUT = Deliver("timeout")
+_ACK = Deliver("ack")
+
 
 # -- server transactions (17.2) -------------------------------------------------
 
@@ -137,7 +145,7 @@ class ServerTransaction:
         # TU's own wait period, but the machine itself is done.
         self.last_response, self.last_status = data, status
         self.state = TERMINATED
-        return [Send(data), Terminate()]
+        return [Send(data), _TERMINATE]
 
     def _send_final_invite(self, status: int, data: bytes) -> list[Action]:
         self.last_response, self.last_status = data, status
@@ -154,16 +162,16 @@ class ServerTransaction:
 
     def _timer_h(self, status: int, data: bytes) -> list[Action]:
         self.state = TERMINATED
-        return [Disarm("G"), Deliver("timeout"), Terminate()]
+        return [_DISARM_G, _TIMEOUT, _TERMINATE]
 
     def _ack_completed(self, status: int, data: bytes) -> list[Action]:
         self.state = "confirmed"
         delay = 0.0 if self.reliable else self.timers.t4
-        return [Disarm("G"), Disarm("H"), Deliver("ack"), Arm("I", delay)]
+        return [_DISARM_G, _DISARM_H, _ACK, Arm("I", delay)]
 
     def _end(self, status: int, data: bytes) -> list[Action]:
         self.state = TERMINATED
-        return [Terminate()]
+        return [_TERMINATE]
 
     def _send_final_non_invite(self, status: int, data: bytes) -> list[Action]:
         self.last_response, self.last_status = data, status
@@ -255,14 +263,14 @@ class ClientTransaction:
 
     def _timeout(self, status: int) -> list[Action]:
         self.state = TERMINATED
-        return [Disarm("A"), Disarm("E"), Deliver("timeout"), Terminate()]
+        return [_DISARM_A, _DISARM_E, _TIMEOUT, _TERMINATE]
 
     def _expire(self, status: int) -> list[Action]:
         # fr_inv_timer, the proxy's Timer C (16.8): the TU is told (it CANCELs the
         # branch), but the transaction stays to ACK the final response that ends it
         # (17.1.1.3) and to hand up a 2xx that crossed the CANCEL (16.7 step 10)
         self.state = "expired"
-        return [Deliver("timeout")]
+        return [_TIMEOUT]
 
     def _invite_final_expired(self, status: int) -> list[Action]:
         return [a for a in self._invite_final(status) if not isinstance(a, Deliver)]
@@ -270,7 +278,7 @@ class ClientTransaction:
     def _provisional_calling(self, status: int) -> list[Action]:
         self.state = "proceeding"
         self.last_status = status
-        return [Disarm("A"), Disarm("B"), Arm("FR_INV", self.timers.fr_inv_timer), Deliver("response", status)]
+        return [_DISARM_A, _DISARM_B, Arm("FR_INV", self.timers.fr_inv_timer), Deliver("response", status)]
 
     def _provisional_proceeding(self, status: int) -> list[Action]:
         self.last_status = status
@@ -282,13 +290,13 @@ class ClientTransaction:
     def _invite_2xx(self, status: int) -> list[Action]:
         self.state = TERMINATED
         self.last_status = status
-        return [Disarm("A"), Disarm("B"), Disarm("FR_INV"), Deliver("response", status), Terminate()]
+        return [_DISARM_A, _DISARM_B, _DISARM_FR_INV, Deliver("response", status), _TERMINATE]
 
     def _invite_final(self, status: int) -> list[Action]:
         self.state = "completed"
         self.last_status = status
         self._ack = self.make_ack() if self.make_ack is not None else None
-        actions: list[Action] = [Disarm("A"), Disarm("B"), Disarm("FR_INV")]
+        actions: list[Action] = [_DISARM_A, _DISARM_B, _DISARM_FR_INV]
         if self._ack is not None:
             actions.append(Send(self._ack))
         actions.append(Deliver("response", status))
@@ -300,7 +308,7 @@ class ClientTransaction:
 
     def _end(self, status: int) -> list[Action]:
         self.state = TERMINATED
-        return [Terminate()]
+        return [_TERMINATE]
 
     # non-INVITE client
     def _retransmit_e(self, status: int) -> list[Action]:
@@ -319,8 +327,8 @@ class ClientTransaction:
         self.state = "completed"
         self.last_status = status
         return [
-            Disarm("E"),
-            Disarm("F"),
+            _DISARM_E,
+            _DISARM_F,
             Deliver("response", status),
             Arm("K", 0.0 if self.reliable else self.timers.t4),
         ]

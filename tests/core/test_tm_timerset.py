@@ -1,0 +1,72 @@
+"""TimerSet: named timers of one owner on a single libev timer (real gevent timers,
+short delays)."""
+from __future__ import annotations
+
+import gevent
+import pytest
+
+from opensipsg.tm import TimerSet
+
+
+def recorder() -> tuple[list[tuple[str, str]], object]:
+    fired: list[tuple[str, str]] = []
+
+    def callback(arg: str, name: str) -> None:
+        fired.append((arg, name))
+
+    return fired, callback
+
+
+def test_timers_fire_in_deadline_order_whatever_the_arming_order() -> None:
+    fired, callback = recorder()
+    timers = TimerSet()
+    timers.arm("late", 0.06, callback, "x")
+    timers.arm("early", 0.02, callback, "y")  # earlier than the libev timer running: it is replaced
+    gevent.sleep(0.04)
+    assert fired == [("y", "early")]
+    gevent.sleep(0.05)
+    assert fired == [("y", "early"), ("x", "late")]
+
+
+@pytest.mark.parametrize("change, expected", [
+    # the libev timer still comes due at A's old deadline: nothing runs then
+    (lambda timers, callback: timers.disarm("A"), [("t", "B")]),
+    (lambda timers, callback: timers.arm("A", 0.05, callback, "again"), [("t", "B"), ("again", "A")]),
+])
+def test_disarming_or_rearming_a_name_drops_its_old_deadline(change, expected) -> None:
+    fired, callback = recorder()
+    timers = TimerSet()
+    timers.arm("A", 0.01, callback, "t")
+    timers.arm("B", 0.04, callback, "t")
+    change(timers, callback)
+    gevent.sleep(0.02)
+    assert fired == []
+    gevent.sleep(0.06)
+    assert fired == expected
+
+
+def test_clear_stops_everything_and_the_set_can_be_armed_again() -> None:
+    fired, callback = recorder()
+    timers = TimerSet()
+    timers.arm("A", 0.01, callback, "t")
+    timers.arm("B", 0.02, callback, "t")
+    timers.clear()
+    gevent.sleep(0.04)
+    assert fired == []
+    timers.arm("C", 0.01, callback, "t")
+    gevent.sleep(0.03)
+    assert fired == [("t", "C")]
+
+
+def test_a_timer_armed_from_its_own_callback_fires_again() -> None:
+    fired: list[str] = []
+    timers = TimerSet()
+
+    def again(arg: int, name: str) -> None:
+        fired.append(name)
+        if len(fired) < 3:
+            timers.arm(name, 0.01, again, arg)
+
+    timers.arm("G", 0.01, again, 0)
+    gevent.sleep(0.1)
+    assert fired == ["G", "G", "G"]
