@@ -27,6 +27,7 @@ from .sip.message import Request, Response, Via
 from .sip.transaction import (
     Arm, ClientTransaction, Deliver, Disarm, Send, ServerTransaction, Terminate, Timers,
 )
+from .transport.workers import shared_pool
 
 log = logging.getLogger("opensipsg.tm")
 
@@ -42,8 +43,8 @@ _CLASS_STATS = {n: f"tm:{n}xx_transactions" for n in range(2, 7)}  # by final st
 class TimerSet:
     """Named timers of one owner, on a single libev timer set for the earliest deadline.
 
-    ``arm(name, delay, callback, arg)`` runs ``callback(arg, name)`` in a greenlet of
-    its own after ``delay`` seconds; re-arming a name replaces its deadline. Most
+    ``arm(name, delay, callback, arg)`` runs ``callback(arg, name)`` in a worker
+    greenlet (transport/workers.py) after ``delay`` seconds; re-arming a name replaces its deadline. Most
     transaction timers are disarmed long before they are due (B, F, FR_INV, J...), so
     disarming only forgets the deadline: a libev timer that comes due with nothing due
     just waits for the next deadline. A call used to create and stop about nine libev
@@ -100,8 +101,9 @@ class TimerSet:
             del deadlines[name]
         if deadlines:
             self._start(min(entry[0] for entry in deadlines.values()))
+        run = shared_pool().run  # we are in the hub: a pooled worker runs each callback now
         for name, (_, callback, arg) in due:
-            gevent.spawn_raw(callback, arg, name)
+            run(callback, arg, name)
 
 
 class ClientBranch:
