@@ -56,6 +56,22 @@ def test_expired_entries_pruned():
     assert len(nm) == 1
 
 
+def test_consume_of_a_verified_nonce():
+    nm = NonceManager("k", 30)
+    nonce = nm.issue(1000)
+    assert nm.verify(nonce)
+    assert nm.consume(nonce, 1001, verified=True) is NonceStatus.VALID
+    assert nm.consume(nonce, 1001, verified=True) is NonceStatus.REPLAYED
+
+
+def test_long_secret():
+    nm = NonceManager("x" * 200, 30)
+    nonce = nm.issue(1000)
+    assert nm.verify(nonce)
+    assert not NonceManager("x" * 199, 30).verify(nonce)
+    assert nm.consume(nonce, 1001) is NonceStatus.VALID
+
+
 def test_empty_secret_refused():
     with pytest.raises(ValueError):
         NonceManager("", 30)
