@@ -77,8 +77,10 @@ Client API (for auth_aaa, group/uri helpers and acc)
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import select
 import socket
 import stat
 import threading
@@ -360,6 +362,37 @@ class RadiusReply:
 
 
 # -- the client -----------------------------------------------------------------------------
+def _address_family(host: str) -> int:
+    """The socket family for ``host``: an address literal's, else what the name resolves to (once)."""
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        pass
+    try:
+        return socket.getaddrinfo(host, 80)[0][0]
+    except OSError:
+        return socket.AF_INET  # pyrad's fallback
+
+
+class _PooledClient(Client):
+    """pyrad's Client whose socket family is fixed when the pool makes it.
+
+    pyrad looks the server name up (getaddrinfo, a thread-pool round trip
+    under gevent) before every send just to pick the socket family; a pooled
+    client keeps its socket, so the family is known once and for all.
+    """
+
+    def __init__(self, family: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._family = family
+
+    def _SocketOpen(self) -> None:
+        if not self._socket:
+            self._socket = socket.socket(self._family, socket.SOCK_DGRAM)
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._poll.register(self._socket, select.POLLIN)
+
+
 class _Pool:
     """Idle pyrad Clients of one server; a client is used by one greenlet at a time."""
 
@@ -370,15 +403,18 @@ class _Pool:
         self.retries = retries
         self._idle: list[Client] = []
         self._lock = threading.Lock()  # gevent-patched in the daemon; never held across I/O
+        self._family: int | None = None
 
     def checkout(self) -> Client:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
+        if self._family is None:
+            self._family = _address_family(self.server.host)
         # pyrad's "retries" is the total number of sends
-        return Client(server=self.server.host, authport=self.server.auth_port,
-                      acctport=self.server.acct_port, secret=self.server.secret,
-                      dict=self.dictionary, retries=self.retries + 1, timeout=self.timeout)
+        return _PooledClient(self._family, server=self.server.host, authport=self.server.auth_port,
+                             acctport=self.server.acct_port, secret=self.server.secret,
+                             dict=self.dictionary, retries=self.retries + 1, timeout=self.timeout)
 
     def checkin(self, client: Client, healthy: bool) -> None:
         if healthy:
@@ -497,7 +533,9 @@ class RadiusClient:
                            secret=server.secret, dict=self.dictionary)
         else:
             maker = client
-        pkt = maker.CreateAuthPacket(code=rpacket.AccessRequest, message_authenticator=True)
+        # os.urandom once: pyrad would draw the 16 octets one randrange() at a time
+        pkt = maker.CreateAuthPacket(code=rpacket.AccessRequest, message_authenticator=True,
+                                     authenticator=os.urandom(16))
         self._fill(pkt, attributes)
         self._nas_attributes(pkt, server)
         return pkt
