@@ -83,7 +83,9 @@ import os
 import select
 import socket
 import stat
+import struct
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 from urllib.parse import parse_qs
@@ -362,6 +364,19 @@ class RadiusReply:
 
 
 # -- the client -----------------------------------------------------------------------------
+_DIRECT_TYPES = frozenset(("string", "octets", "integer"))
+_UINT32 = struct.Struct("!I")
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoding:
+    """An attribute as the packet stores it: dictionary name, packet key, type we encode (None: pyrad)."""
+
+    name: str
+    key: Any  # the code, or (vendor id, code)
+    kind: str | None
+
+
 def _address_family(host: str) -> int:
     """The socket family for ``host``: an address literal's, else what the name resolves to (once)."""
     try:
@@ -445,9 +460,11 @@ class RadiusClient:
         self.config = config
         self.dictionary = dictionary or load_dictionary(config.dictionaries, config.extra_dictionaries)
         self._names = {name.lower(): name for name in self.dictionary.attributes}
+        self._encodings: dict[str, _Encoding] = {}
         self._auth = [_Pool(s, self.dictionary, config.timeout, config.retries) for s in config.auth_servers]
         self._acct = [_Pool(s, self.dictionary, config.timeout, config.retries) for s in config.acct_servers]
         self._nas_ip: dict[str, str] = {}
+        self._nas_cache: dict[RadiusServer, tuple[tuple[Any, bytes], ...]] = {}  # one entry per server
 
     # -- dictionary ------------------------------------------------------------------------
     def attribute_name(self, name: str) -> str | None:
@@ -483,15 +500,56 @@ class RadiusClient:
             raise AAAError(f"radius: {value!r} is no value of {name}")
         return value
 
-    def _fill(self, pkt: Any, attributes: Iterable[tuple[str, Any]]) -> None:
-        for name, value in attributes:
+    def _encoding(self, name: str) -> _Encoding:
+        """How ``name`` is put into a packet (looked up once per spelling); AAAError if unknown."""
+        found = self._encodings.get(name)
+        if found is None:
             canonical = self.attribute_name(name)
             if canonical is None:
                 raise AAAError(f"radius: attribute {name} is not in the dictionary")
+            attr = self.dictionary.attributes[canonical]
+            kind = attr.type if attr.type in _DIRECT_TYPES else None
+            if attr.encrypt or attr.has_tag or attr.is_sub_attribute or (kind != "integer" and attr.values.forward):
+                kind = None
+            key = (self.dictionary.vendors.GetForward(attr.vendor), attr.code) if attr.vendor else attr.code
+            found = _Encoding(canonical, key, kind)
+            if len(self._encodings) >= len(self._names) * 2:  # spellings from code and scripts: bounded
+                self._encodings.clear()
+            self._encodings[name] = found
+        return found
+
+    def _direct(self, encoding: _Encoding, value: Any) -> bytes | None:
+        """The octets pyrad's encoder would make for the common cases, else None (pyrad does it)."""
+        kind = encoding.kind
+        if kind == "string":
+            data = value.encode("utf-8") if isinstance(value, str) else value if isinstance(value, bytes) else None
+        elif kind == "octets":
+            data = value if isinstance(value, bytes) and not value.startswith(b"0x") else None
+        elif kind == "integer":
+            value = self._value(encoding.name, value)
+            if isinstance(value, str):
+                return self.dictionary.attributes[encoding.name].values.GetForward(value)
+            return _UINT32.pack(value) if type(value) is int and 0 <= value <= 0xFFFFFFFF else None
+        else:
+            return None
+        return data if data is not None and len(data) <= 253 else None
+
+    def _fill(self, pkt: Any, attributes: Iterable[tuple[str, Any]]) -> None:
+        for name, value in attributes:
+            encoding = self._encoding(name)
             if value is None or value == "" or value == b"":
                 continue
             try:
-                pkt.AddAttribute(canonical, self._value(canonical, value))
+                # the packet keeps encoded values per attribute key, as pyrad's AddAttribute leaves them
+                data = self._direct(encoding, value)
+                if data is None:
+                    pkt.AddAttribute(encoding.name, self._value(encoding.name, value))
+                else:
+                    values = OrderedDict.get(pkt, encoding.key)
+                    if values is None:
+                        OrderedDict.__setitem__(pkt, encoding.key, [data])
+                    else:
+                        values.append(data)
             except AAAError:
                 raise
             except Exception as exc:
@@ -514,14 +572,25 @@ class RadiusClient:
             self._nas_ip[server.host] = cached
         return cached
 
+    def _nas_encoded(self, server: RadiusServer) -> tuple[tuple[Any, bytes], ...]:
+        """(packet key, octets) of NAS-Port and NAS-IP-Address for ``server``, encoded once."""
+        found = self._nas_cache.get(server)
+        if found is None:
+            scratch = rpacket.AuthPacket(secret=server.secret, dict=self.dictionary, authenticator=bytes(16))
+            if "NAS-Port" in self.dictionary:
+                scratch.AddAttribute("NAS-Port", SIP_PORT)
+            if "NAS-IP-Address" in self.dictionary:
+                try:
+                    scratch.AddAttribute("NAS-IP-Address", self._nas_ip_for(server))
+                except Exception:  # an IPv6 source has no NAS-IP-Address
+                    pass
+            found = self._nas_cache[server] = tuple((key, values[0]) for key, values in OrderedDict.items(scratch))
+        return found
+
     def _nas_attributes(self, pkt: Any, server: RadiusServer) -> None:
-        if "NAS-Port" in self.dictionary and "NAS-Port" not in pkt:
-            pkt.AddAttribute("NAS-Port", SIP_PORT)
-        if "NAS-IP-Address" in self.dictionary and "NAS-IP-Address" not in pkt:
-            try:
-                pkt.AddAttribute("NAS-IP-Address", self._nas_ip_for(server))
-            except Exception:  # an IPv6 source has no NAS-IP-Address
-                pass
+        for key, data in self._nas_encoded(server):
+            if not OrderedDict.__contains__(pkt, key):  # the caller's own NAS-* wins
+                OrderedDict.__setitem__(pkt, key, [data])
 
     # -- requests ------------------------------------------------------------------------------
     def build_auth_packet(self, attributes: Sequence[tuple[str, Any]], server: RadiusServer | None = None,
