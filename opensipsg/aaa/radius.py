@@ -366,6 +366,7 @@ class RadiusReply:
 # -- the client -----------------------------------------------------------------------------
 _DIRECT_TYPES = frozenset(("string", "octets", "integer"))
 _UINT32 = struct.Struct("!I")
+_VSA_HEAD = struct.Struct("!BBLBB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +376,33 @@ class _Encoding:
     name: str
     key: Any  # the code, or (vendor id, code)
     kind: str | None
+
+
+class _AccessRequest(rpacket.AuthPacket):
+    """An Access-Request whose attributes encode without pyrad's per-attribute lookups.
+
+    Only for dictionaries without TLV attributes (the packet then holds lists
+    of encoded values under a code or a (vendor id, code) key). pyrad encodes
+    the attributes twice per send (Message-Authenticator, then the packet);
+    anything unusual (a value too long for one attribute) goes to pyrad's own
+    encoder, which raises as before.
+    """
+
+    def _PktEncodeAttributes(self) -> bytes:
+        parts = []
+        for key, values in OrderedDict.items(self):
+            for data in values:
+                size = len(data) + 2
+                if type(key) is int:
+                    if size > 255:
+                        return super()._PktEncodeAttributes()
+                    parts.append(bytes((key, size)) + data)
+                else:  # Vendor-Specific (RFC 2865 section 5.26)
+                    vendor, code = key
+                    if size + 6 > 255:
+                        return super()._PktEncodeAttributes()
+                    parts.append(_VSA_HEAD.pack(26, size + 6, vendor, code, size) + data)
+        return b"".join(parts)
 
 
 def _address_family(host: str) -> int:
@@ -461,6 +489,7 @@ class RadiusClient:
         self.dictionary = dictionary or load_dictionary(config.dictionaries, config.extra_dictionaries)
         self._names = {name.lower(): name for name in self.dictionary.attributes}
         self._encodings: dict[str, _Encoding] = {}
+        self._plain_dictionary = all(attr.type != "tlv" for attr in self.dictionary.attributes.values())
         self._auth = [_Pool(s, self.dictionary, config.timeout, config.retries) for s in config.auth_servers]
         self._acct = [_Pool(s, self.dictionary, config.timeout, config.retries) for s in config.acct_servers]
         self._nas_ip: dict[str, str] = {}
@@ -603,8 +632,12 @@ class RadiusClient:
         else:
             maker = client
         # os.urandom once: pyrad would draw the 16 octets one randrange() at a time
-        pkt = maker.CreateAuthPacket(code=rpacket.AccessRequest, message_authenticator=True,
-                                     authenticator=os.urandom(16))
+        if self._plain_dictionary:
+            pkt = _AccessRequest(code=rpacket.AccessRequest, secret=maker.secret, dict=maker.dict,
+                                 message_authenticator=True, authenticator=os.urandom(16))
+        else:
+            pkt = maker.CreateAuthPacket(code=rpacket.AccessRequest, message_authenticator=True,
+                                         authenticator=os.urandom(16))
         self._fill(pkt, attributes)
         self._nas_attributes(pkt, server)
         return pkt

@@ -247,6 +247,24 @@ def test_direct_encoding_matches_pyrads():
         client.build_auth_packet([("NAS-Port", 2 ** 32)])
 
 
+def test_access_request_bytes_match_pyrads():
+    """The request's own attribute encoder gives pyrad's bytes (plain, vendor-specific, longest values)."""
+    from collections import OrderedDict
+
+    from pyrad import packet as rpacket
+
+    client = make_client()
+    for attrs in ([("User-Name", "alice"), ("Cisco-AVPair", "call-id=c1"), ("SIP-AVP", "x" * 253)],
+                  [("Cisco-AVPair", "y" * 247)], [("Service-Type", 15), ("Service-Type", 1)]):
+        pkt = client.build_auth_packet(attrs)
+        reference = rpacket.AuthPacket(dict=client.dictionary, secret=pkt.secret, authenticator=pkt.authenticator,
+                                       id=pkt.id, message_authenticator=True)
+        for key, values in OrderedDict.items(pkt):
+            OrderedDict.__setitem__(reference, key, list(values))
+        assert type(pkt) is not rpacket.AuthPacket
+        assert pkt.RequestPacket() == reference.RequestPacket()
+
+
 def test_unknown_attribute_is_an_error():
     with pytest.raises(AAAError, match="not in the dictionary"):
         make_client().build_auth_packet([("Bogus", "x")])
