@@ -248,7 +248,7 @@ def test_direct_encoding_matches_pyrads():
 
 
 def test_access_request_bytes_match_pyrads():
-    """The request's own attribute encoder gives pyrad's bytes (plain, vendor-specific, longest values)."""
+    """The request's own encoder gives pyrad's bytes (plain, vendor-specific, longest values, resends)."""
     from collections import OrderedDict
 
     from pyrad import packet as rpacket
@@ -263,6 +263,8 @@ def test_access_request_bytes_match_pyrads():
             OrderedDict.__setitem__(reference, key, list(values))
         assert type(pkt) is not rpacket.AuthPacket
         assert pkt.RequestPacket() == reference.RequestPacket()
+        assert pkt.RequestPacket() == reference.RequestPacket()  # a resend
+        assert pkt.verify_message_authenticator()
 
 
 def test_unknown_attribute_is_an_error():
