@@ -56,7 +56,8 @@ class Credentials:
     params: dict[str, str] = field(default_factory=dict, hash=False)
 
 
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
+# unrolled (runs of plain characters, then one escape): an alternation per character is ~10x slower
+_QUOTED = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
 _ESCAPED = re.compile(r"\\(.)", re.S)
 
 
@@ -71,7 +72,7 @@ def _skip_lws(text: str, i: int) -> int:
 # is not the last thing in the text, or the end
 _PARAM = re.compile(
     r"""([A-Za-z0-9\-.!%*_+`'~]+)[ \t\r\n]*=[ \t\r\n]*"""
-    r"""(?:"((?:[^"\\]|\\.)*)"|([A-Za-z0-9\-.!%*_+`'~]+))"""
+    r"""(?:"([^"\\]*(?:\\.[^"\\]*)*)"|([A-Za-z0-9\-.!%*_+`'~]+))"""
     r"""[ \t\r\n]*(?:,[ \t\r\n]*(?=[^ \t\r\n])|\Z)""",
     re.S,
 )
