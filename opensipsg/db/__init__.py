@@ -228,6 +228,18 @@ class Database(abc.ABC):
     ) -> list[dict[str, Any]]:
         """Rows as dicts; ``where`` maps column -> value (None: IS NULL, list: IN)."""
         names = [columns] if isinstance(columns, str) else list(columns)
+        return [dict(zip(names, row)) for row in self.select_rows(table, names, where, order_by, limit)]
+
+    def select_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        where: Mapping[str, Any] | None = None,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> list[tuple]:
+        """:meth:`select` with rows as tuples, values in the order of ``columns``."""
+        names = columns
         if not names:
             raise DBError("select: no columns")
         where = where or {}
@@ -253,7 +265,7 @@ class Database(abc.ABC):
                 self._select_sql[key] = sql
         if limit is not None:
             values.append(int(limit))
-        return [dict(zip(names, row)) for row in self.query(sql, values)]
+        return self.query(sql, values)
 
     def insert(self, table: str, row: Mapping[str, Any]) -> int:
         """Insert one row; returns its auto-increment id (lastrowid)."""

@@ -59,6 +59,7 @@ def test_select_statement_reused_with_other_values(db):
     assert db.select("items", ["name"], {"value": [3]}) == [{"name": "n3"}]
     assert db.select("items", ["value"], {"name": "n2"}) == [{"value": 2}]
     assert db.select("items", ["name"], {"value": 3}) == [{"name": "n3"}]
+    assert db.select_rows("items", ["name", "value"], {"value": 2}) == [("n2", 2)]
     with pytest.raises(DBError):
         db.select("items", ["name"], {"bad name": 1})
 
