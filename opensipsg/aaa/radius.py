@@ -582,13 +582,19 @@ class RadiusClient:
         return data if data is not None and len(data) <= 253 else None
 
     def _fill(self, pkt: Any, attributes: Iterable[tuple[str, Any]]) -> None:
+        encodings = self._encodings
         for name, value in attributes:
-            encoding = self._encoding(name)
+            encoding = encodings.get(name) or self._encoding(name)
             if value is None or value == "" or value == b"":
                 continue
             try:
                 # the packet keeps encoded values per attribute key, as pyrad's AddAttribute leaves them
-                data = self._direct(encoding, value)
+                if encoding.kind == "string" and type(value) is str:  # most attributes: inline
+                    data = value.encode("utf-8")
+                    if len(data) > 253:
+                        data = None
+                else:
+                    data = self._direct(encoding, value)
                 if data is None:
                     pkt.AddAttribute(encoding.name, self._value(encoding.name, value))
                 else:
