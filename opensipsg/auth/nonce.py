@@ -99,7 +99,9 @@ class NonceManager:
     # -- checking ----------------------------------------------------------------
     def verify(self, nonce: str) -> bool:
         """True if we made this nonce (whatever its age)."""
-        if len(nonce) != NONCE_LEN or not _HEX.issuperset(nonce):
+        # only the prefix needs the hex check: a MAC part equal to ours is lowercase hex
+        # (isascii: compare_digest refuses other text)
+        if len(nonce) != NONCE_LEN or not nonce.isascii() or not _HEX.issuperset(nonce[:16]):
             return False
         return hmac.compare_digest(self._mac(nonce[:16]), nonce[16:])
 

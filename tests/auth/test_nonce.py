@@ -16,6 +16,9 @@ def test_issue_and_verify():
     assert not nm.verify(tampered)
     assert not nm.verify(nonce.upper())
     assert not nm.verify("abc")
+    assert not nm.verify(nonce[:16] + nonce[16:].upper())
+    assert not nm.verify(nonce[:16] + "\u00e9" * 64)  # non-ASCII: refused, not an error
+    assert not nm.verify("g" + nonce[1:])
     assert nm.issue(1000) != nonce
 
 
