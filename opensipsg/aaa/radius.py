@@ -423,6 +423,11 @@ class _AccessRequest(rpacket.AuthPacket):
         return header + attr[:2] + mac + attr[18:]
 
 
+# _AccessRequest overrides these pyrad internals (pyrad 2.6); with another layout, pyrad's own packet
+_ACCESS_REQUEST_FITS = all(hasattr(rpacket.AuthPacket, name) for name in (
+    "_PktEncodeAttributes", "_set_message_authenticator", "RequestPacket"))
+
+
 def _address_family(host: str) -> int:
     """The socket family for ``host``: an address literal's, else what the name resolves to (once)."""
     try:
@@ -507,7 +512,8 @@ class RadiusClient:
         self.dictionary = dictionary or load_dictionary(config.dictionaries, config.extra_dictionaries)
         self._names = {name.lower(): name for name in self.dictionary.attributes}
         self._encodings: dict[str, _Encoding] = {}
-        self._plain_dictionary = all(attr.type != "tlv" for attr in self.dictionary.attributes.values())
+        self._plain_dictionary = _ACCESS_REQUEST_FITS and all(
+            attr.type != "tlv" for attr in self.dictionary.attributes.values())
         self._auth = [_Pool(s, self.dictionary, config.timeout, config.retries) for s in config.auth_servers]
         self._acct = [_Pool(s, self.dictionary, config.timeout, config.retries) for s in config.acct_servers]
         self._nas_ip: dict[str, str] = {}
