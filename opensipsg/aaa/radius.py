@@ -77,11 +77,16 @@ Client API (for auth_aaa, group/uri helpers and acc)
 """
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import os
+import select
 import socket
 import stat
+import struct
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 from urllib.parse import parse_qs
@@ -360,6 +365,100 @@ class RadiusReply:
 
 
 # -- the client -----------------------------------------------------------------------------
+_DIRECT_TYPES = frozenset(("string", "octets", "integer"))
+_UINT32 = struct.Struct("!I")
+_VSA_HEAD = struct.Struct("!BBLBB")
+_REQUEST_HEAD = struct.Struct("!BBH16s")
+_ZERO16 = bytes(16)
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoding:
+    """An attribute as the packet stores it: dictionary name, packet key, type we encode (None: pyrad)."""
+
+    name: str
+    key: Any  # the code, or (vendor id, code)
+    kind: str | None
+
+
+class _AccessRequest(rpacket.AuthPacket):
+    """An Access-Request whose attributes encode without pyrad's per-attribute lookups.
+
+    Only for dictionaries without TLV attributes (the packet then holds lists
+    of encoded values under a code or a (vendor id, code) key). pyrad encodes
+    the attributes twice per send (Message-Authenticator, then the packet);
+    anything unusual (a value too long for one attribute) goes to pyrad's own
+    encoder, which raises as before.
+    """
+
+    def _PktEncodeAttributes(self) -> bytes:
+        parts = []
+        for key, values in OrderedDict.items(self):
+            for data in values:
+                size = len(data) + 2
+                if type(key) is int:
+                    if size > 255:
+                        return super()._PktEncodeAttributes()
+                    parts.append(bytes((key, size)) + data)
+                else:  # Vendor-Specific (RFC 2865 section 5.26)
+                    vendor, code = key
+                    if size + 6 > 255:
+                        return super()._PktEncodeAttributes()
+                    parts.append(_VSA_HEAD.pack(26, size + 6, vendor, code, size) + data)
+        return b"".join(parts)
+
+    def RequestPacket(self) -> bytes:
+        """pyrad's encoding with the attributes encoded once, not twice, for the Message-Authenticator."""
+        authenticator = self.authenticator
+        if not self.message_authenticator or authenticator is None or self.id is None or self.auth_type != "pap":
+            return super().RequestPacket()
+        self._set_message_authenticator(_ZERO16)
+        if next(iter(OrderedDict.keys(self))) != 80:  # not first (pyrad puts it first): pyrad's way
+            return super().RequestPacket()
+        attr = self._PktEncodeAttributes()
+        header = _REQUEST_HEAD.pack(self.code, self.id, 20 + len(attr), authenticator)
+        # RFC 3579 3.2: HMAC-MD5 over the packet with the Message-Authenticator zeroed
+        mac = hmac.digest(self.secret, header + attr, "md5")
+        self._set_message_authenticator(mac)
+        return header + attr[:2] + mac + attr[18:]
+
+
+# _AccessRequest overrides these pyrad internals (pyrad 2.6); with another layout, pyrad's own packet
+_ACCESS_REQUEST_FITS = all(hasattr(rpacket.AuthPacket, name) for name in (
+    "_PktEncodeAttributes", "_set_message_authenticator", "RequestPacket"))
+
+
+def _address_family(host: str) -> int:
+    """The socket family for ``host``: an address literal's, else what the name resolves to (once)."""
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        pass
+    try:
+        return socket.getaddrinfo(host, 80)[0][0]
+    except OSError:
+        return socket.AF_INET  # pyrad's fallback
+
+
+class _PooledClient(Client):
+    """pyrad's Client whose socket family is fixed when the pool makes it.
+
+    pyrad looks the server name up (getaddrinfo, a thread-pool round trip
+    under gevent) before every send just to pick the socket family; a pooled
+    client keeps its socket, so the family is known once and for all.
+    """
+
+    def __init__(self, family: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._family = family
+
+    def _SocketOpen(self) -> None:
+        if not self._socket:
+            self._socket = socket.socket(self._family, socket.SOCK_DGRAM)
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._poll.register(self._socket, select.POLLIN)
+
+
 class _Pool:
     """Idle pyrad Clients of one server; a client is used by one greenlet at a time."""
 
@@ -370,15 +469,18 @@ class _Pool:
         self.retries = retries
         self._idle: list[Client] = []
         self._lock = threading.Lock()  # gevent-patched in the daemon; never held across I/O
+        self._family: int | None = None
 
     def checkout(self) -> Client:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
+        if self._family is None:
+            self._family = _address_family(self.server.host)
         # pyrad's "retries" is the total number of sends
-        return Client(server=self.server.host, authport=self.server.auth_port,
-                      acctport=self.server.acct_port, secret=self.server.secret,
-                      dict=self.dictionary, retries=self.retries + 1, timeout=self.timeout)
+        return _PooledClient(self._family, server=self.server.host, authport=self.server.auth_port,
+                             acctport=self.server.acct_port, secret=self.server.secret,
+                             dict=self.dictionary, retries=self.retries + 1, timeout=self.timeout)
 
     def checkin(self, client: Client, healthy: bool) -> None:
         if healthy:
@@ -409,9 +511,13 @@ class RadiusClient:
         self.config = config
         self.dictionary = dictionary or load_dictionary(config.dictionaries, config.extra_dictionaries)
         self._names = {name.lower(): name for name in self.dictionary.attributes}
+        self._encodings: dict[str, _Encoding] = {}
+        self._plain_dictionary = _ACCESS_REQUEST_FITS and all(
+            attr.type != "tlv" for attr in self.dictionary.attributes.values())
         self._auth = [_Pool(s, self.dictionary, config.timeout, config.retries) for s in config.auth_servers]
         self._acct = [_Pool(s, self.dictionary, config.timeout, config.retries) for s in config.acct_servers]
         self._nas_ip: dict[str, str] = {}
+        self._nas_cache: dict[RadiusServer, tuple[tuple[Any, bytes], ...]] = {}  # one entry per server
 
     # -- dictionary ------------------------------------------------------------------------
     def attribute_name(self, name: str) -> str | None:
@@ -447,15 +553,62 @@ class RadiusClient:
             raise AAAError(f"radius: {value!r} is no value of {name}")
         return value
 
-    def _fill(self, pkt: Any, attributes: Iterable[tuple[str, Any]]) -> None:
-        for name, value in attributes:
+    def _encoding(self, name: str) -> _Encoding:
+        """How ``name`` is put into a packet (looked up once per spelling); AAAError if unknown."""
+        found = self._encodings.get(name)
+        if found is None:
             canonical = self.attribute_name(name)
             if canonical is None:
                 raise AAAError(f"radius: attribute {name} is not in the dictionary")
+            attr = self.dictionary.attributes[canonical]
+            kind = attr.type if attr.type in _DIRECT_TYPES else None
+            if attr.encrypt or attr.has_tag or attr.is_sub_attribute or (kind != "integer" and attr.values.forward):
+                kind = None
+            key = (self.dictionary.vendors.GetForward(attr.vendor), attr.code) if attr.vendor else attr.code
+            found = _Encoding(canonical, key, kind)
+            if len(self._encodings) >= len(self._names) * 2:  # spellings from code and scripts: bounded
+                self._encodings.clear()
+            self._encodings[name] = found
+        return found
+
+    def _direct(self, encoding: _Encoding, value: Any) -> bytes | None:
+        """The octets pyrad's encoder would make for the common cases, else None (pyrad does it)."""
+        kind = encoding.kind
+        if kind == "string":
+            data = value.encode("utf-8") if isinstance(value, str) else value if isinstance(value, bytes) else None
+        elif kind == "octets":
+            data = value if isinstance(value, bytes) and not value.startswith(b"0x") else None
+        elif kind == "integer":
+            value = self._value(encoding.name, value)
+            if isinstance(value, str):
+                return self.dictionary.attributes[encoding.name].values.GetForward(value)
+            return _UINT32.pack(value) if type(value) is int and 0 <= value <= 0xFFFFFFFF else None
+        else:
+            return None
+        return data if data is not None and len(data) <= 253 else None
+
+    def _fill(self, pkt: Any, attributes: Iterable[tuple[str, Any]]) -> None:
+        encodings = self._encodings
+        for name, value in attributes:
+            encoding = encodings.get(name) or self._encoding(name)
             if value is None or value == "" or value == b"":
                 continue
             try:
-                pkt.AddAttribute(canonical, self._value(canonical, value))
+                # the packet keeps encoded values per attribute key, as pyrad's AddAttribute leaves them
+                if encoding.kind == "string" and type(value) is str:  # most attributes: inline
+                    data = value.encode("utf-8")
+                    if len(data) > 253:
+                        data = None
+                else:
+                    data = self._direct(encoding, value)
+                if data is None:
+                    pkt.AddAttribute(encoding.name, self._value(encoding.name, value))
+                else:
+                    values = OrderedDict.get(pkt, encoding.key)
+                    if values is None:
+                        OrderedDict.__setitem__(pkt, encoding.key, [data])
+                    else:
+                        values.append(data)
             except AAAError:
                 raise
             except Exception as exc:
@@ -478,14 +631,25 @@ class RadiusClient:
             self._nas_ip[server.host] = cached
         return cached
 
+    def _nas_encoded(self, server: RadiusServer) -> tuple[tuple[Any, bytes], ...]:
+        """(packet key, octets) of NAS-Port and NAS-IP-Address for ``server``, encoded once."""
+        found = self._nas_cache.get(server)
+        if found is None:
+            scratch = rpacket.AuthPacket(secret=server.secret, dict=self.dictionary, authenticator=bytes(16))
+            if "NAS-Port" in self.dictionary:
+                scratch.AddAttribute("NAS-Port", SIP_PORT)
+            if "NAS-IP-Address" in self.dictionary:
+                try:
+                    scratch.AddAttribute("NAS-IP-Address", self._nas_ip_for(server))
+                except Exception:  # an IPv6 source has no NAS-IP-Address
+                    pass
+            found = self._nas_cache[server] = tuple((key, values[0]) for key, values in OrderedDict.items(scratch))
+        return found
+
     def _nas_attributes(self, pkt: Any, server: RadiusServer) -> None:
-        if "NAS-Port" in self.dictionary and "NAS-Port" not in pkt:
-            pkt.AddAttribute("NAS-Port", SIP_PORT)
-        if "NAS-IP-Address" in self.dictionary and "NAS-IP-Address" not in pkt:
-            try:
-                pkt.AddAttribute("NAS-IP-Address", self._nas_ip_for(server))
-            except Exception:  # an IPv6 source has no NAS-IP-Address
-                pass
+        for key, data in self._nas_encoded(server):
+            if not OrderedDict.__contains__(pkt, key):  # the caller's own NAS-* wins
+                OrderedDict.__setitem__(pkt, key, [data])
 
     # -- requests ------------------------------------------------------------------------------
     def build_auth_packet(self, attributes: Sequence[tuple[str, Any]], server: RadiusServer | None = None,
@@ -497,7 +661,13 @@ class RadiusClient:
                            secret=server.secret, dict=self.dictionary)
         else:
             maker = client
-        pkt = maker.CreateAuthPacket(code=rpacket.AccessRequest, message_authenticator=True)
+        # os.urandom once: pyrad would draw the 16 octets one randrange() at a time
+        if self._plain_dictionary:
+            pkt = _AccessRequest(code=rpacket.AccessRequest, secret=maker.secret, dict=maker.dict,
+                                 message_authenticator=True, authenticator=os.urandom(16))
+        else:
+            pkt = maker.CreateAuthPacket(code=rpacket.AccessRequest, message_authenticator=True,
+                                         authenticator=os.urandom(16))
         self._fill(pkt, attributes)
         self._nas_attributes(pkt, server)
         return pkt

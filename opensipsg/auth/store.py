@@ -36,21 +36,26 @@ def open_database(core: Any, url: str, module: str) -> Any:
 def select(db: Any, table: str, columns: list[str], where: dict[str, Any],
            limit: int | None = None) -> list[dict[str, Any]]:
     """``db.select`` with every failure turned into StoreError."""
-    try:
-        return list(db.select(table, columns, where, limit=limit))
-    except DBError as exc:
-        raise StoreError(f"query on table {table!r} failed: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - the backend's own errors (sqlite3, pymysql)
-        raise StoreError(f"query on table {table!r} failed: {exc!r}") from exc
+    return _guarded(lambda: list(db.select(table, columns, where, limit=limit)), f"query on table {table!r}")
+
+
+def select_rows(db: Any, table: str, columns: list[str], where: dict[str, Any],
+                limit: int | None = None) -> list[tuple[Any, ...]]:
+    """``db.select_rows`` (tuples in the order of ``columns``) with every failure turned into StoreError."""
+    return _guarded(lambda: db.select_rows(table, columns, where, limit=limit), f"query on table {table!r}")
 
 
 def query(db: Any, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+    return _guarded(lambda: list(db.query(sql, params)), "query")
+
+
+def _guarded(run: Any, what: str) -> Any:
     try:
-        return list(db.query(sql, params))
+        return run()
     except DBError as exc:
-        raise StoreError(f"query failed: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001
-        raise StoreError(f"query failed: {exc!r}") from exc
+        raise StoreError(f"{what} failed: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - the backend's own errors (sqlite3, pymysql)
+        raise StoreError(f"{what} failed: {exc!r}") from exc
 
 
 def text(value: Any) -> str:

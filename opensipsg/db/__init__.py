@@ -40,6 +40,8 @@ __all__ = ["DBError", "Database", "connect", "time_to_db", "db_to_time", "check_
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ORDER_TERM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+(ASC|DESC))?\s*\Z", re.IGNORECASE)
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+STATEMENT_CACHE_MAX = 256  # SQL texts kept per Database (then the cache starts over)
+_COLLECTIONS = (list, tuple, set, frozenset)
 
 
 def check_identifier(name: str) -> str:
@@ -82,6 +84,8 @@ class Database(abc.ABC):
         self.timeout = float(timeout)
         self._conn: Any = None
         self._lock = threading.Lock()
+        # select() shape -> SQL text: built (identifiers checked and quoted) once per call site
+        self._select_sql: dict[tuple[Any, ...], str] = {}
 
     # -- backend hooks --------------------------------------------------------
     @abc.abstractmethod
@@ -107,6 +111,8 @@ class Database(abc.ABC):
 
     # -- core -------------------------------------------------------------------
     def _acquire(self) -> None:
+        if self._lock.acquire(False):  # the usual case, without arming a timer
+            return
         # bounded: a stuck statement ends by its own timeout; waiting in line
         # behind many of them must not hang a caller forever
         if not self._lock.acquire(timeout=max(self.timeout * 4, 1.0)):
@@ -222,17 +228,44 @@ class Database(abc.ABC):
     ) -> list[dict[str, Any]]:
         """Rows as dicts; ``where`` maps column -> value (None: IS NULL, list: IN)."""
         names = [columns] if isinstance(columns, str) else list(columns)
+        return [dict(zip(names, row)) for row in self.select_rows(table, names, where, order_by, limit)]
+
+    def select_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        where: Mapping[str, Any] | None = None,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> list[tuple]:
+        """:meth:`select` with rows as tuples, values in the order of ``columns``."""
+        names = columns
         if not names:
             raise DBError("select: no columns")
-        sql_columns = ", ".join(self.quote(c) for c in names)
-        clause, values = self._where(where or {})
-        sql = f"SELECT {sql_columns} FROM {self.quote(table)}{clause}"
-        if order_by:
-            sql += self._order_by(order_by)
+        where = where or {}
+        values = list(where.values())
+        for value in values:
+            if value is None or isinstance(value, _COLLECTIONS):
+                key = None  # IS NULL / IN (...): the text depends on the values
+                break
+        else:
+            key = (table, tuple(names), tuple(where), order_by, limit is not None)
+        sql = self._select_sql.get(key) if key is not None else None
+        if sql is None:
+            sql_columns = ", ".join(self.quote(c) for c in names)
+            clause, values = self._where(where)
+            sql = f"SELECT {sql_columns} FROM {self.quote(table)}{clause}"
+            if order_by:
+                sql += self._order_by(order_by)
+            if limit is not None:
+                sql += " LIMIT ?"
+            if key is not None:
+                if len(self._select_sql) >= STATEMENT_CACHE_MAX:
+                    self._select_sql.clear()
+                self._select_sql[key] = sql
         if limit is not None:
-            sql += " LIMIT ?"
             values.append(int(limit))
-        return [dict(zip(names, row)) for row in self.query(sql, values)]
+        return self.query(sql, values)
 
     def insert(self, table: str, row: Mapping[str, Any]) -> int:
         """Insert one row; returns its auto-increment id (lastrowid)."""

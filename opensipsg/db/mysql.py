@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import DBError
-from . import Database, check_identifier
+from . import STATEMENT_CACHE_MAX, Database, check_identifier
 
 # pymysql/MySQL client error codes that mean "the connection is gone"
 _LOST = {
@@ -80,6 +80,7 @@ class MysqlDatabase(Database):
         self.user = user
         self.password = password
         self.database = database
+        self._translated: dict[tuple[str, int], str] = {}
 
     def describe(self) -> str:
         return f"mysql {self.user}@{self.host}:{self.port}/{self.database}"
@@ -88,7 +89,15 @@ class MysqlDatabase(Database):
         return "`" + check_identifier(name) + "`"
 
     def _translate(self, sql: str, params: Sequence[Any]) -> str:
-        return translate_placeholders(sql, len(params))
+        # the scan is a Python loop per character: done once per statement text
+        key = (sql, len(params))
+        text = self._translated.get(key)
+        if text is None:
+            text = translate_placeholders(sql, len(params))
+            if len(self._translated) >= STATEMENT_CACHE_MAX:
+                self._translated.clear()
+            self._translated[key] = text
+        return text
 
     def _errors(self) -> tuple[type[BaseException], ...]:
         import pymysql

@@ -181,6 +181,13 @@ class AuthModule(Module):
                 log.error("consume_credentials: no authorized credentials found (error in script)")
             return -1
         _, header_obj = found
+        same_name = [header for _, header in msg.find(header_obj.name)]
+        if len(same_name) == 1 and same_name[0] is header_obj:
+            # the usual single credentials header: the message forgets only that header's views
+            # (a blanket _changed() would make save() and the reply parse To, Via, CSeq... again)
+            msg.remove_headers(header_obj.name)
+            ctx.extra.pop(HEADER_KEY, None)
+            return 1
         for index, header in enumerate(msg.headers):
             if header is header_obj:
                 del msg.headers[index]
@@ -230,10 +237,11 @@ class AuthModule(Module):
             log.error("authorize: received credentials are not filled properly: %s", problem)
             self.core.send_reply(ctx, 400, "Bad Request")
             return ERROR, None, realm
-        ctx.extra["auth_checked"] = (header, header_obj, creds)
         if not self._nonces().verify(creds.nonce):
             self._mark_stale(ctx, header)
             return STALE_NONCE, creds, realm
+        # only credentials whose nonce passed verify(): post_auth relies on it
+        ctx.extra["auth_checked"] = (header, header_obj, creds)
         return DO_AUTHORIZATION, creds, realm
 
     def _mark_stale(self, ctx: Any, header: str) -> None:
@@ -249,24 +257,26 @@ class AuthModule(Module):
         msg = ctx.msg
         if msg.method in ("ACK", "CANCEL"):
             return AUTHORIZED
-        used = ctx.extra.setdefault(USED_KEY, set())
+        extra = ctx.extra
+        used = extra.setdefault(USED_KEY, set())
         nonces = self._nonces()
+        checked = extra.get("auth_checked")
+        verified = checked is not None and checked[2] is creds
         if (creds.nonce, creds.nc) in used:
             status = NonceStatus.VALID  # the same message checked twice by the script
         elif self.disable_nonce_check:
             status = NonceStatus.EXPIRED if nonces.is_expired(creds.nonce, self.clock()) else NonceStatus.VALID
         else:
             qop_nc = creds.nc if creds.qop else None
-            status = nonces.consume(creds.nonce, self.clock(), qop_nc)
+            status = nonces.consume(creds.nonce, self.clock(), qop_nc, verified=verified)
         if status is not NonceStatus.VALID:
             log.debug("authorize: response is right but the nonce is %s", status.value)
             self._mark_stale(ctx, header)
             return STALE_NONCE
         used.add((creds.nonce, creds.nc))
-        checked = ctx.extra.get("auth_checked")
-        if checked is not None and checked[2] is creds:
-            ctx.extra[HEADER_KEY] = (checked[0], checked[1])
-        ctx.extra[CRED_KEY] = creds
+        if verified:
+            extra[HEADER_KEY] = (checked[0], checked[1])
+        extra[CRED_KEY] = creds
         return AUTHORIZED
 
     @staticmethod

@@ -120,8 +120,11 @@ class AuthDbModule(Module):
         self.db = store.open_database(self.core, self.db_url, "auth_db")
 
     # -- the database ----------------------------------------------------------------
-    def get_ha1(self, creds: Any, realm: str, table: str) -> tuple[str, dict[str, Any]] | None:
-        """(HA1, row) for the digest user, None if unknown; StoreError on failure."""
+    def get_ha1(self, creds: Any, realm: str, table: str) -> tuple[str, tuple[Any, ...]] | None:
+        """(HA1, row) for the digest user, None if unknown; StoreError on failure.
+
+        The row holds the password column, then the load_credentials columns.
+        """
         user, domain = AuthModule.split_username(creds)
         password_column = (self.password_column_2 if domain and not self.calculate_ha1
                            else self.password_column)
@@ -129,19 +132,18 @@ class AuthDbModule(Module):
         if self.use_domain:
             where[self.domain_column] = domain or realm
         columns = [password_column] + [column for _, column in self.credentials]
-        rows = store.select(self.db, table, columns, where, limit=1)
+        rows = store.select_rows(self.db, table, columns, where, limit=1)
         if not rows:
             return None
         row = rows[0]
-        secret = store.text(row.get(password_column))
+        secret = store.text(row[0])
         if self.calculate_ha1:
             # 1.6 hashes the whole digest username with the realm it works with
             return AuthModule.calc_ha1(creds.username, domain or realm, secret), row
         return secret, row
 
-    def _load_avps(self, ctx: Any, row: dict[str, Any]) -> None:
-        for key, column in self.credentials:
-            value = row.get(column)
+    def _load_avps(self, ctx: Any, row: tuple[Any, ...]) -> None:
+        for (key, _), value in zip(self.credentials, row[1:]):
             if value is None or value == "":
                 continue
             if isinstance(value, bytes):

@@ -56,7 +56,8 @@ class Credentials:
     params: dict[str, str] = field(default_factory=dict, hash=False)
 
 
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
+# unrolled (runs of plain characters, then one escape): an alternation per character is ~10x slower
+_QUOTED = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
 _ESCAPED = re.compile(r"\\(.)", re.S)
 
 
@@ -67,12 +68,49 @@ def _skip_lws(text: str, i: int) -> int:
     return i
 
 
+# one well-formed parameter and the separator after it: LWS, then a ',' that
+# is not the last thing in the text, or the end
+_PARAM = re.compile(
+    r"""([A-Za-z0-9\-.!%*_+`'~]+)[ \t\r\n]*=[ \t\r\n]*"""
+    r"""(?:"([^"\\]*(?:\\.[^"\\]*)*)"|([A-Za-z0-9\-.!%*_+`'~]+))"""
+    r"""[ \t\r\n]*(?:,[ \t\r\n]*(?=[^ \t\r\n])|\Z)""",
+    re.S,
+)
+
+
 def parse_auth_params(text: str) -> dict[str, str]:
     """``a="x", b=y`` -> {'a': 'x', 'b': 'y'} (names lower-cased, values unescaped).
 
     ParseError on a missing '=', a bad token, an unterminated quoted string, a
     duplicate parameter or junk between parameters.
     """
+    # fast path: one regex match per parameter; anything it does not take
+    # (malformed text, a duplicate) goes to the step-by-step parser, which
+    # accepts the same language and says what is wrong
+    params: dict[str, str] = {}
+    match = _PARAM.match
+    n = len(text)
+    i = _skip_lws(text, 0)
+    while i < n:
+        m = match(text, i)
+        if m is None:
+            return _parse_auth_params_stepwise(text)
+        name, value, token = m.groups()
+        name = name.lower()
+        if value is None:
+            value = token
+        elif "\\" in value:
+            value = _ESCAPED.sub(r"\1", value)
+        if name in params:
+            return _parse_auth_params_stepwise(text)
+        params[name] = value
+        i = m.end()
+    if not params:
+        return _parse_auth_params_stepwise(text)
+    return params
+
+
+def _parse_auth_params_stepwise(text: str) -> dict[str, str]:
     params: dict[str, str] = {}
     n = len(text)
     i = _skip_lws(text, 0)

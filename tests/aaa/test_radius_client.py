@@ -220,6 +220,53 @@ def test_access_request_encoding_and_message_authenticator():
     assert pkt.verify_message_authenticator()
 
 
+def test_direct_encoding_matches_pyrads():
+    """Values the client encodes itself are stored exactly as pyrad's AddAttribute stores them."""
+    from collections import OrderedDict
+
+    from pyrad import packet as rpacket
+
+    client = make_client()
+    attrs = [("User-Name", "é@example.com"), ("user-name", b"raw"), ("Service-Type", "sip-session"),
+             ("Service-Type", 1), ("NAS-Port", "7"), ("Cisco-AVPair", "call-id=c1"), ("SIP-AVP", "a:b"),
+             ("Digest-Attributes", digest_attribute("Digest-Realm", "r")), ("Digest-Attributes", b"0xab"),
+             ("Sip-Uri-User", "")]
+    pkt = client.build_auth_packet(attrs)
+    reference = rpacket.AuthPacket(dict=client.dictionary, secret=b"x", authenticator=bytes(16))
+    for name, value in attrs:
+        if value != "":
+            canonical = client.attribute_name(name)
+            reference.AddAttribute(canonical, client._value(canonical, value))
+    for key, value in (("NAS-Port", 5060), ("NAS-IP-Address", "127.0.0.1")):
+        if key not in reference:
+            reference.AddAttribute(key, value)
+    assert list(OrderedDict.items(pkt)) == list(OrderedDict.items(reference))
+    with pytest.raises(AAAError, match="cannot encode"):
+        client.build_auth_packet([("Acct-Session-Id", "x" * 254)])
+    with pytest.raises(AAAError, match="cannot encode"):
+        client.build_auth_packet([("NAS-Port", 2 ** 32)])
+
+
+def test_access_request_bytes_match_pyrads():
+    """The request's own encoder gives pyrad's bytes (plain, vendor-specific, longest values, resends)."""
+    from collections import OrderedDict
+
+    from pyrad import packet as rpacket
+
+    client = make_client()
+    for attrs in ([("User-Name", "alice"), ("Cisco-AVPair", "call-id=c1"), ("SIP-AVP", "x" * 253)],
+                  [("Cisco-AVPair", "y" * 247)], [("Service-Type", 15), ("Service-Type", 1)]):
+        pkt = client.build_auth_packet(attrs)
+        reference = rpacket.AuthPacket(dict=client.dictionary, secret=pkt.secret, authenticator=pkt.authenticator,
+                                       id=pkt.id, message_authenticator=True)
+        for key, values in OrderedDict.items(pkt):
+            OrderedDict.__setitem__(reference, key, list(values))
+        assert type(pkt) is not rpacket.AuthPacket
+        assert pkt.RequestPacket() == reference.RequestPacket()
+        assert pkt.RequestPacket() == reference.RequestPacket()  # a resend
+        assert pkt.verify_message_authenticator()
+
+
 def test_unknown_attribute_is_an_error():
     with pytest.raises(AAAError, match="not in the dictionary"):
         make_client().build_auth_packet([("Bogus", "x")])

@@ -16,6 +16,9 @@ def test_issue_and_verify():
     assert not nm.verify(tampered)
     assert not nm.verify(nonce.upper())
     assert not nm.verify("abc")
+    assert not nm.verify(nonce[:16] + nonce[16:].upper())
+    assert not nm.verify(nonce[:16] + "\u00e9" * 64)  # non-ASCII: refused, not an error
+    assert not nm.verify("g" + nonce[1:])
     assert nm.issue(1000) != nonce
 
 
@@ -54,6 +57,22 @@ def test_expired_entries_pruned():
         nm.issue(1000)
     nm.issue(2000)
     assert len(nm) == 1
+
+
+def test_consume_of_a_verified_nonce():
+    nm = NonceManager("k", 30)
+    nonce = nm.issue(1000)
+    assert nm.verify(nonce)
+    assert nm.consume(nonce, 1001, verified=True) is NonceStatus.VALID
+    assert nm.consume(nonce, 1001, verified=True) is NonceStatus.REPLAYED
+
+
+def test_long_secret():
+    nm = NonceManager("x" * 200, 30)
+    nonce = nm.issue(1000)
+    assert nm.verify(nonce)
+    assert not NonceManager("x" * 199, 30).verify(nonce)
+    assert nm.consume(nonce, 1001) is NonceStatus.VALID
 
 
 def test_empty_secret_refused():

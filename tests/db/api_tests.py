@@ -48,6 +48,22 @@ def test_select_where_order_limit(db):
         {"name": "n0"}, {"name": "n2"}, {"name": "n4"}]
 
 
+def test_select_statement_reused_with_other_values(db):
+    """select() keeps the SQL text per shape: other values, NULL and IN lists still query right."""
+    for i in range(4):
+        db.insert("items", {"name": f"n{i}", "value": i})
+    for i in range(4):
+        assert db.select("items", ["name"], {"value": i}, limit=1) == [{"name": f"n{i}"}]
+    assert db.select("items", ["name"], {"value": None}, limit=1) == []
+    assert db.select("items", ["name"], {"value": [1, 2]}, order_by="name") == [{"name": "n1"}, {"name": "n2"}]
+    assert db.select("items", ["name"], {"value": [3]}) == [{"name": "n3"}]
+    assert db.select("items", ["value"], {"name": "n2"}) == [{"value": 2}]
+    assert db.select("items", ["name"], {"value": 3}) == [{"name": "n3"}]
+    assert db.select_rows("items", ["name", "value"], {"value": 2}) == [("n2", 2)]
+    with pytest.raises(DBError):
+        db.select("items", ["name"], {"bad name": 1})
+
+
 def test_update_and_delete_counts(db):
     db.insert("items", {"name": "x", "value": 1})
     db.insert("items", {"name": "y", "value": 1})

@@ -243,3 +243,25 @@ def test_load_credentials_into_avps(core, tmp_path):
     assert code == 1
     assert ctx.avps.get(("i", 13)) == "123"
     assert ctx.avps.get(("s", "email_address")) == "c@example.com"
+
+
+def test_consume_credentials_keeps_the_other_realms_header(s):
+    """Two credentials headers: only the authorized one goes, the other stays in place."""
+    other = 'Authorization: Digest username="bob", realm="else.net", nonce="n", uri="sip:else.net", response="r"'
+    line = authorization(s.challenge(), "alice", "secret", "REGISTER", URI)
+    ctx = make_ctx(s.core, register([other, line]))
+    assert s.auth_db.www_authorize(ctx, Fmt(""), "subscriber") == 1
+    assert ctx.msg.to.uri.host == "example.com"
+    assert s.auth.consume_credentials(ctx) == 1
+    assert ctx.msg.get_all("authorization") == [other.partition(": ")[2]]
+    assert ctx.msg.to.uri.host == "example.com"
+
+
+def test_consume_credentials_single_header(s):
+    line = authorization(s.challenge(), "alice", "secret", "REGISTER", URI)
+    code, ctx = s.authorize(line)
+    assert code == 1
+    to = ctx.msg.to
+    assert s.auth.consume_credentials(ctx) == 1
+    assert not ctx.msg.has("authorization")
+    assert ctx.msg.to is to  # the other headers' parsed views are kept

@@ -159,3 +159,37 @@ def test_parse_challenge_round_trip() -> None:
 
 def test_parse_auth_params_lws() -> None:
     assert parse_auth_params(' a = "x" ,\r\n\tb=y') == {"a": "x", "b": "y"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a="x", b=y',
+        ' a = "x" ,\r\n\tb=y',
+        'a="x\\"y", b="\\\\"',
+        'a="x,y=z",b=t',
+        'a="x", b=y,',
+        'a="x", b=y, ',
+        'a="x",, b=y',
+        'a="x" b=y',
+        'a="x", a=y',
+        'A="x", a=y',
+        'a="unterminated',
+        'a=',
+        '=b',
+        '',
+        '  ',
+        'a=tok"en',
+        'a="x"\t',
+    ],
+)
+def test_parse_auth_params_fast_path_matches_stepwise(text: str) -> None:
+    from opensipsg.sip.digest import _parse_auth_params_stepwise
+
+    def outcome(parse):  # type: ignore[no-untyped-def]
+        try:
+            return parse(text)
+        except ParseError as exc:
+            return ("error", str(exc))
+
+    assert outcome(parse_auth_params) == outcome(_parse_auth_params_stepwise)
