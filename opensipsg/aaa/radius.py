@@ -428,6 +428,16 @@ _ACCESS_REQUEST_FITS = all(hasattr(rpacket.AuthPacket, name) for name in (
     "_PktEncodeAttributes", "_set_message_authenticator", "RequestPacket"))
 
 
+def _cut_to_fit(name: str, value: str | bytes, limit: int) -> str | bytes:
+    data = value.encode("utf-8") if isinstance(value, str) else value
+    if len(data) <= limit:
+        return value
+    log.warning("radius: %s is %d octets, more than one attribute holds: cut to %d", name, len(data), limit)
+    if isinstance(value, str):
+        return data[:limit].decode("utf-8", "ignore")  # never half a character
+    return data[:limit]
+
+
 def _address_family(host: str) -> int:
     """The socket family for ``host``: an address literal's, else what the name resolves to (once)."""
     try:
@@ -587,12 +597,18 @@ class RadiusClient:
             return None
         return data if data is not None and len(data) <= 253 else None
 
-    def _fill(self, pkt: Any, attributes: Iterable[tuple[str, Any]]) -> None:
+    def _fill(self, pkt: Any, attributes: Iterable[tuple[str, Any]], cut: bool = False) -> None:
+        """Add ``attributes`` to ``pkt``. A value too long for one attribute is an AAAError,
+        as in 1.6 (radiusclient refused it), unless ``cut``: accounting records cut such a
+        text to fit and say so, because a record that can never be sent would stop the
+        spool behind it for ever."""
         encodings = self._encodings
         for name, value in attributes:
             encoding = encodings.get(name) or self._encoding(name)
             if value is None or value == "" or value == b"":
                 continue
+            if cut and isinstance(value, (str, bytes)):
+                value = _cut_to_fit(name, value, 247 if isinstance(encoding.key, tuple) else 253)
             try:
                 # the packet keeps encoded values per attribute key, as pyrad's AddAttribute leaves them
                 if encoding.kind == "string" and type(value) is str:  # most attributes: inline
@@ -696,6 +712,11 @@ class RadiusClient:
             except AAAError:
                 healthy = True
                 raise
+            except (ValueError, TypeError, struct.error) as exc:
+                # pyrad could not pack the request (a vendor attribute over 255 octets...):
+                # the request is at fault, not the server; another server would fail too
+                healthy = True
+                raise AAAError(f"radius {kind} request could not be encoded: {exc}") from None
             except OSError as exc:
                 failures.append(f"{pool.server.name}: {exc.strerror or exc}")
                 log.warning("radius %s request to %s failed: %s", kind, pool.server.name, exc)
@@ -715,7 +736,7 @@ class RadiusClient:
         """Accounting-Request; True if a server acknowledged it (see module docstring)."""
         def make(client: Client, server: RadiusServer) -> Any:
             pkt = client.CreateAcctPacket(code=rpacket.AccountingRequest)
-            self._fill(pkt, attributes)
+            self._fill(pkt, attributes, cut=True)
             if "Acct-Delay-Time" in self.dictionary and "Acct-Delay-Time" not in pkt:
                 pkt.AddAttribute("Acct-Delay-Time", 0)
             self._nas_attributes(pkt, server)

@@ -285,3 +285,33 @@ def test_silent_server_gives_aaa_error_quickly():
         assert time.monotonic() - started < 1.5
         assert len(silent.recv(4096)) > 20  # it was really sent (twice)
         assert not client.send_accounting([("Acct-Status-Type", "Start")])
+
+
+def test_an_unpackable_request_is_an_aaa_error_not_a_crash():
+    """A vendor attribute of 248-253 octets passes the value check but not the packing (255 in all)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.settimeout(0.3)
+        client = make_client(timeout=2.0, retries=2, ports=(silent.getsockname()[1],))
+        started = time.monotonic()
+        with pytest.raises(AAAError, match="could not be encoded|cannot encode"):
+            client.authenticate([("User-Name", "alice"), ("Cisco-AVPair", "c" * 250)])
+        assert time.monotonic() - started < 1.0  # no waiting for a server
+        with pytest.raises(socket.timeout):
+            silent.recv(4096)  # and nothing was sent
+
+
+def test_accounting_cuts_an_overlong_text_to_fit(caplog):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+        servers = (RadiusServer("127.0.0.1", port - 1, port, b"s3cret"),)
+        client = RadiusClient(RadiusConfig(servers, servers, 0.2, 0, source="test"))
+        long_id = "x" * 252 + "é" + "z" * 48  # octets 253-254 are the 'é': the cut must not split it
+        assert not client.send_accounting([("Acct-Status-Type", "Start"), ("Acct-Session-Id", long_id),
+                                           ("Cisco-AVPair", "call-id=" + "y" * 300)])
+        attributes = dict(decode_attributes(server.recv(4096)))
+    assert attributes[44] == b"x" * 252
+    assert "Acct-Session-Id is 302 octets" in caplog.text and "cut to 253" in caplog.text
+    vendor = attributes[26]
+    assert len(vendor) == 253 and vendor[6:].startswith(b"call-id=yyy")
