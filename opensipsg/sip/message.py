@@ -177,10 +177,25 @@ class Via:
         return text
 
 
+# The common shape in one match: "SIP/2.0/UDP host[:port][;params]" (host as
+# _valid_host takes it); anything else, and every error, takes the long way.
+_COMMON_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?(?:;(.*))?\Z", re.S)
+
+
 @lru_cache(maxsize=2048)
 def parse_via(text: str) -> Via:
     """Parse one Via element (no commas)."""
     text = text.strip()
+    common = _COMMON_VIA.match(text)
+    if common is not None:
+        transport, host, port_text, params_text = common.groups()
+        if port_text is None or int(port_text) <= 65535:
+            return Via(f"SIP/2.0/{transport.upper()}", host, None if port_text is None else int(port_text),
+                       parse_params(params_text) if params_text else (), raw=text)
+    return _parse_via_full(text)
+
+
+def _parse_via_full(text: str) -> Via:
     proto, sep, rest = text.partition("/")
     if not sep:
         raise ParseError("bad Via: no protocol")
