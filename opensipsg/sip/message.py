@@ -759,8 +759,8 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     headers: list[Header] = []
     index: dict[str, int] = {}
     append = headers.append
-    for i in range(first, len(lines)):
-        line = lines[i]
+    known = _KNOWN_NAMES
+    for line in lines[first:]:
         if not line:
             continue
         if line[0] in " \t":
@@ -773,9 +773,8 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
         written, sep, value = line.partition(":")
         if not sep or not written:
             raise ParseError("bad header line")
-        key = _header_key(written)
-        if key not in index:
-            index[key] = len(headers)
+        key = known.get(written) or _header_key(written)
+        index.setdefault(key, len(headers))
         append(Header(key, value.strip(), line))
     return headers, index
 
@@ -793,7 +792,7 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
         if version.upper().startswith("SIP/"):
             raise ParseError("Version Not Supported", 505)
         raise ParseError("bad request line")
-    if not ruri or any(ch in ruri for ch in "<>\"") or ":" not in ruri:
+    if not ruri or "<" in ruri or ">" in ruri or '"' in ruri or ":" not in ruri:
         raise ParseError("bad Request-URI")
     return Request(method, ruri, headers, version=version)
 
