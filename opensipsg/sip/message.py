@@ -279,6 +279,14 @@ def _is_token(text: str) -> bool:
     return _TOKEN.match(text) is not None
 
 
+def header_from_line(line: str) -> Header:
+    """A header from its full text 'Name: value'; ParseError if the name is not a token."""
+    name, sep, value = line.partition(":")
+    if not sep or not _is_token(name.strip()):
+        raise ParseError("bad header line")
+    return Header(normalize_name(name), value.strip(), line.rstrip("\r\n"))
+
+
 class SipMessage:
     """Common part of requests and responses: an ordered list of headers and a body.
 
@@ -398,10 +406,7 @@ class SipMessage:
 
     def add_raw_header(self, line: str, first: bool = False) -> None:
         """Add a header from its full text 'Name: value' (as script functions give it)."""
-        name, sep, value = line.partition(":")
-        if not sep or not _is_token(name.strip()):
-            raise ParseError("bad header line")
-        self._append(Header(normalize_name(name), value.strip(), line.rstrip("\r\n")), first)
+        self._append(header_from_line(line), first)
 
     def remove_headers(self, name: str) -> int:
         """Remove every header of that name; returns how many were removed."""
