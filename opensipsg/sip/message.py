@@ -129,27 +129,29 @@ class Via:
         return self.protocol.rsplit("/", 1)[-1].upper()
 
     def param(self, name: str) -> str | None:
-        name = name.lower()
+        return self._param(name.lower())
+
+    def _param(self, lname: str) -> str | None:
         for key, value in self.params:
-            if key.lower() == name:
+            if key == lname or key.lower() == lname:  # (names are mostly written in lower case)
                 return "" if value is None else value
         return None
 
     def has_param(self, name: str) -> bool:
-        return self.param(name) is not None
+        return self._param(name.lower()) is not None
 
     @property
     def branch(self) -> str | None:
-        return self.param("branch")
+        return self._param("branch")
 
     @property
     def received(self) -> str | None:
-        return self.param("received")
+        return self._param("received")
 
     @property
     def rport(self) -> str | None:
         """None when absent, '' when present without value (a request for rport)."""
-        return self.param("rport")
+        return self._param("rport")
 
     @property
     def sent_by(self) -> str:
@@ -267,12 +269,21 @@ class CSeq:
 def parse_cseq(text: str) -> CSeq:
     number, _, method = text.strip().partition(" ")
     method = method.strip()
-    if not number.isdigit() or len(number) > 10 or not method or not _is_token(method):
+    if not number.isdigit() or len(number) > 10 or not method or (
+        method not in _COMMON_METHODS and not _is_token(method)
+    ):
         raise ParseError("bad CSeq")
     value = int(number)
     if value >= 2**31:
         raise ParseError("bad CSeq: number too large")
     return CSeq(value, method)
+
+
+# methods known to be tokens, so the usual ones skip the regular expression
+_COMMON_METHODS = frozenset(
+    ("INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO", "UPDATE", "PRACK",
+     "SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER", "PUBLISH")
+)
 
 
 def _is_token(text: str) -> bool:
@@ -791,7 +802,7 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
         if len(parts) != 3:
             raise ParseError("bad request line")
     method, ruri, version = parts
-    if not _is_token(method):
+    if method not in _COMMON_METHODS and not _is_token(method):
         raise ParseError("bad method")
     if version.upper() != "SIP/2.0":
         if version.upper().startswith("SIP/"):

@@ -254,3 +254,11 @@ def test_via_fast_path_agrees_with_the_full_parser():
     for text in text_mutations(seeds, "SIP/2.0UDP :;=.-_0123456789hx\t\"[]@,", 20000):
         parse_via.cache_clear()
         assert outcome(parse_via, text) == outcome(lambda t: _parse_via_full(t.strip()), text), text
+
+
+def test_via_params_are_case_insensitive():
+    from opensipsg.sip.message import parse_via
+
+    via = parse_via("SIP/2.0/UDP h;BRANCH=z9hG4bKx;RPort;Received=1.2.3.4")
+    assert via.branch == "z9hG4bKx" and via.rport == "" and via.received == "1.2.3.4"
+    assert via.param("bRaNcH") == "z9hG4bKx" and via.has_param("RPORT") and not via.has_param("maddr")
