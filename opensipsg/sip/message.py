@@ -493,7 +493,7 @@ class SipMessage:
 
     @property
     def via1(self) -> Via:
-        vias = self.vias
+        vias = self._cache.get("via") or self.vias  # (read often: skip the second property)
         if not vias:
             raise ParseError("missing Via")
         return vias[0]

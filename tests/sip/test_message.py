@@ -262,3 +262,15 @@ def test_via_params_are_case_insensitive():
     via = parse_via("SIP/2.0/UDP h;BRANCH=z9hG4bKx;RPort;Received=1.2.3.4")
     assert via.branch == "z9hG4bKx" and via.rport == "" and via.received == "1.2.3.4"
     assert via.param("bRaNcH") == "z9hG4bKx" and via.has_param("RPORT") and not via.has_param("maddr")
+
+
+def test_content_length_is_fixed_and_duplicates_dropped():
+    raw = load("invite.sip")
+    msg = parse(raw)
+    msg.body = b"v=0\r\no=x\r\n"
+    msg.add_header("Content-Length", "999")
+    out = msg.to_bytes()
+    assert out.count(b"Content-Length") == 1 and b"Content-Length: 10\r\n" in out
+    assert out.endswith(b"\r\n\r\n" + msg.body)
+    msg.remove_headers("content-length")
+    assert b"\r\nContent-Length: 10\r\n\r\n" in msg.to_bytes()
