@@ -266,6 +266,7 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
+@lru_cache(maxsize=256)  # "1 INVITE" and the like repeat across messages; CSeq is immutable
 def parse_cseq(text: str) -> CSeq:
     number, _, method = text.strip().partition(" ")
     method = method.strip()
