@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..errors import ParseError
 from .params import Params, drop_param, find_param, params_text, set_param
@@ -248,6 +249,7 @@ def _check_uri_text(uri_text: str, text: str) -> None:
         raise ParseError(f"bad URI in address: {text[:80]!r}")
 
 
+@lru_cache(maxsize=1024)  # From/To/Route values repeat across a dialog's messages; NameAddr is immutable
 def parse_name_addr(text: str) -> NameAddr:
     """Parse a name-addr, an addr-spec or a Contact ``*``.
 
