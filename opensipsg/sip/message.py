@@ -67,6 +67,7 @@ CANONICAL_NAMES = {
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 
 
+@lru_cache(maxsize=256)
 def canonical_name(name: str) -> str:
     """'record-route' -> 'Record-Route'; keeps the special spellings (Call-ID, CSeq)."""
     key = name.lower()
@@ -101,7 +102,8 @@ class Header:
     @classmethod
     def make(cls, name: str, value: str) -> "Header":
         """A header we create: canonical spelling unless the caller gave a spelling."""
-        spelled = name if any(c.isupper() for c in name) else canonical_name(name)
+        # (islower() first: the usual lower-case name skips the generator)
+        spelled = canonical_name(name) if name.islower() or not any(c.isupper() for c in name) else name
         return cls(normalize_name(name), value, f"{spelled}: {value}")
 
     def values(self) -> list[str]:
