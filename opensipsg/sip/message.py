@@ -624,7 +624,7 @@ class Request(SipMessage):
         body: bytes = b"",
         version: str = "SIP/2.0",
     ) -> None:
-        super().__init__(headers, body)
+        SipMessage.__init__(self, headers, body)  # (no super object: built for every message)
         self.method = method
         self.ruri = ruri
         self.version = version
@@ -653,7 +653,7 @@ class Response(SipMessage):
         body: bytes = b"",
         version: str = "SIP/2.0",
     ) -> None:
-        super().__init__(headers, body)
+        SipMessage.__init__(self, headers, body)  # (no super object: built for every message)
         self.status = status
         self.reason = reason
         self.version = version
