@@ -168,6 +168,8 @@ def _scan(msg, name):
 
 
 def _assert_index_right(msg):
+    from opensipsg.sip.message import normalize_name
+
     names = {h.name for h in msg.headers} | {"route", "x-absent", "v", "Via", "CONTACT"}
     for name in names:
         values = _scan(msg, name)
@@ -176,6 +178,8 @@ def _assert_index_right(msg):
         assert msg.has(name) == bool(values), name
         assert [h.value for _, h in msg.find(name)] == values, name
         assert [msg.headers[i].value for i, _ in msg.find(name)] == values, name
+        split = [part for h in msg.headers if h.name == normalize_name(name) for part in h.values()]
+        assert msg.get_values(name) == split, name
 
 
 def test_header_index_follows_every_change():
