@@ -307,7 +307,8 @@ class SipMessage:
     ``_index`` maps each normalized header name to the position of its first
     header, so a lookup is one dict probe instead of a scan of the list. The
     methods below keep it right; code that edits ``headers`` directly must call
-    ``_changed()`` afterwards (as it must for the parsed views), which drops it.
+    ``_changed()`` or ``_changed(name)`` afterwards (as it must for the parsed
+    views), and either drops it: the index is rebuilt on the next lookup.
     """
 
     __slots__ = ("headers", "body", "_cache", "_index")
@@ -389,12 +390,13 @@ class SipMessage:
 
     # -- header changes -----------------------------------------------------
     def _changed(self, name: str | None = None) -> None:
-        """Forget parsed views of header ``name`` (all views and the index when None)."""
+        """After a direct edit of ``headers``: forget the parsed views of header ``name``
+        (all of them when None) and the index (positions may have moved)."""
         if name is None:
             self._cache.clear()
-            self._index = None
         else:
             self._cache.pop(name, None)
+        self._index = None
 
     def _append(self, header: Header, first: bool) -> None:
         headers = self.headers
@@ -406,7 +408,7 @@ class SipMessage:
             index = self._index
             if index is not None and header.name not in index:
                 index[header.name] = len(headers) - 1
-        self._changed(header.name)
+        self._cache.pop(header.name, None)
 
     def add_header(self, name: str, value: str, first: bool = False) -> None:
         """Append (or with first=True, prepend) a header line."""
@@ -416,7 +418,7 @@ class SipMessage:
         header = Header.make(name, value)
         self.headers.insert(index, header)
         self._index = None
-        self._changed(header.name)
+        self._cache.pop(header.name, None)
 
     def add_raw_header(self, line: str, first: bool = False) -> None:
         """Add a header from its full text 'Name: value' (as script functions give it)."""
@@ -430,7 +432,7 @@ class SipMessage:
         before = len(self.headers)
         self.headers = [h for h in self.headers if h.name != key]
         self._index = None
-        self._changed(key)
+        self._cache.pop(key, None)
         return before - len(self.headers)
 
     def set_header(self, name: str, value: str) -> None:
@@ -442,14 +444,14 @@ class SipMessage:
         header = self.headers[position]
         spelled = header.raw.partition(":")[0].strip()
         self.headers[position] = Header(key, value, f"{spelled}: {value}")
-        self._changed(key)
+        self._cache.pop(key, None)
 
     def replace_header_at(self, index: int, value: str) -> None:
         # same name at the same place: the index stays right
         header = self.headers[index]
         spelled = header.raw.partition(":")[0].strip()
         self.headers[index] = Header(header.name, value, f"{spelled}: {value}")
-        self._changed(header.name)
+        self._cache.pop(header.name, None)
 
     def remove_first_value(self, name: str) -> str | None:
         """Remove the first comma-separated element of a header (e.g. top Via or Route).
@@ -466,7 +468,7 @@ class SipMessage:
             self._index = None
         else:
             self.replace_header_at(position, ", ".join(values[1:]))
-        self._changed(key)
+        self._cache.pop(key, None)
         return values[0] if values else None
 
     def update_via1(self, changes: dict[str, str | None]) -> None:

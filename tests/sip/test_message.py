@@ -233,6 +233,14 @@ def test_header_index_after_direct_list_edits_and_changed():
     msg._changed()
     _assert_index_right(msg)
     assert msg.get("x-custom") is None
+    # rr's way: insert/delete directly, then forget only that header's views
+    msg.headers.insert(0, Header("record-route", "<sip:p;lr>", "Record-Route: <sip:p;lr>"))
+    msg._changed("record-route")
+    _assert_index_right(msg)
+    assert msg.via1.branch == "z9hG4bK776asdhds"
+    del msg.headers[0]
+    msg._changed("record-route")
+    _assert_index_right(msg)
 
 
 def test_header_index_on_messages_built_in_code():
