@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .message import Header, Request, Response
+from .message import Header, Request, Response, header_from_line
 
 MAGIC_COOKIE = "z9hG4bK"
 
@@ -43,7 +43,7 @@ def make_tag(*parts: str) -> str:
     return hashlib.md5("\x00".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-_COPIED_INTO_REPLY = ("via", "from", "call-id", "cseq")
+_COPIED_INTO_REPLY = frozenset(("via", "from", "call-id", "cseq"))
 
 
 def build_reply(
@@ -58,20 +58,26 @@ def build_reply(
     they came (byte for byte), To copied with ``to_tag`` added when it has none
     (never on 100 Trying), then ``headers`` (full lines) and the body."""
     copied: list[Header] = []
+    index: dict[str, int] = {}  # the reply's header index, built as it fills
     for header in request.headers:
         name = header.name
         if name in _COPIED_INTO_REPLY:
+            index.setdefault(name, len(copied))
             copied.append(header)
         elif name == "to":
+            index.setdefault(name, len(copied))
             if to_tag and status > 100 and not request.has_to_tag():
                 value = f"{header.value};tag={to_tag}"
                 spelled = header.raw.partition(":")[0].strip()
                 copied.append(Header("to", value, f"{spelled}: {value}"))
             else:
                 copied.append(header)
-    response = Response(status, reason if reason is not None else reason_phrase(status), copied, body)
     for line in headers:
-        response.add_raw_header(line)
+        header = header_from_line(line)
+        index.setdefault(header.name, len(copied))
+        copied.append(header)
+    response = Response(status, reason if reason is not None else reason_phrase(status), copied, body)
+    response._index = index
     return response
 
 

@@ -67,6 +67,7 @@ CANONICAL_NAMES = {
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 
 
+@lru_cache(maxsize=256)
 def canonical_name(name: str) -> str:
     """'record-route' -> 'Record-Route'; keeps the special spellings (Call-ID, CSeq)."""
     key = name.lower()
@@ -101,7 +102,8 @@ class Header:
     @classmethod
     def make(cls, name: str, value: str) -> "Header":
         """A header we create: canonical spelling unless the caller gave a spelling."""
-        spelled = name if any(c.isupper() for c in name) else canonical_name(name)
+        # (islower() first: the usual lower-case name skips the generator)
+        spelled = canonical_name(name) if name.islower() or not any(c.isupper() for c in name) else name
         return cls(normalize_name(name), value, f"{spelled}: {value}")
 
     def values(self) -> list[str]:
@@ -129,27 +131,29 @@ class Via:
         return self.protocol.rsplit("/", 1)[-1].upper()
 
     def param(self, name: str) -> str | None:
-        name = name.lower()
+        return self._param(name.lower())
+
+    def _param(self, lname: str) -> str | None:
         for key, value in self.params:
-            if key.lower() == name:
+            if key == lname or key.lower() == lname:  # (names are mostly written in lower case)
                 return "" if value is None else value
         return None
 
     def has_param(self, name: str) -> bool:
-        return self.param(name) is not None
+        return self._param(name.lower()) is not None
 
     @property
     def branch(self) -> str | None:
-        return self.param("branch")
+        return self._param("branch")
 
     @property
     def received(self) -> str | None:
-        return self.param("received")
+        return self._param("received")
 
     @property
     def rport(self) -> str | None:
         """None when absent, '' when present without value (a request for rport)."""
-        return self.param("rport")
+        return self._param("rport")
 
     @property
     def sent_by(self) -> str:
@@ -177,10 +181,25 @@ class Via:
         return text
 
 
+# The common shape in one match: "SIP/2.0/UDP host[:port][;params]" (host as
+# _valid_host takes it); anything else, and every error, takes the long way.
+_COMMON_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?(?:;(.*))?\Z", re.S)
+
+
 @lru_cache(maxsize=2048)
 def parse_via(text: str) -> Via:
     """Parse one Via element (no commas)."""
     text = text.strip()
+    common = _COMMON_VIA.match(text)
+    if common is not None:
+        transport, host, port_text, params_text = common.groups()
+        if port_text is None or int(port_text) <= 65535:
+            return Via(f"SIP/2.0/{transport.upper()}", host, None if port_text is None else int(port_text),
+                       parse_params(params_text) if params_text else (), raw=text)
+    return _parse_via_full(text)
+
+
+def _parse_via_full(text: str) -> Via:
     proto, sep, rest = text.partition("/")
     if not sep:
         raise ParseError("bad Via: no protocol")
@@ -249,10 +268,13 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
+@lru_cache(maxsize=256)  # "1 INVITE" and the like repeat across messages; CSeq is immutable
 def parse_cseq(text: str) -> CSeq:
     number, _, method = text.strip().partition(" ")
     method = method.strip()
-    if not number.isdigit() or len(number) > 10 or not method or not _is_token(method):
+    if not number.isdigit() or len(number) > 10 or not method or (
+        method not in _COMMON_METHODS and not _is_token(method)
+    ):
         raise ParseError("bad CSeq")
     value = int(number)
     if value >= 2**31:
@@ -260,14 +282,36 @@ def parse_cseq(text: str) -> CSeq:
     return CSeq(value, method)
 
 
+# methods known to be tokens, so the usual ones skip the regular expression
+_COMMON_METHODS = frozenset(
+    ("INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO", "UPDATE", "PRACK",
+     "SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER", "PUBLISH")
+)
+
+
 def _is_token(text: str) -> bool:
     return _TOKEN.match(text) is not None
 
 
-class SipMessage:
-    """Common part of requests and responses: an ordered list of headers and a body."""
+def header_from_line(line: str) -> Header:
+    """A header from its full text 'Name: value'; ParseError if the name is not a token."""
+    name, sep, value = line.partition(":")
+    if not sep or not _is_token(name.strip()):
+        raise ParseError("bad header line")
+    return Header(normalize_name(name), value.strip(), line.rstrip("\r\n"))
 
-    __slots__ = ("headers", "body", "_cache")
+
+class SipMessage:
+    """Common part of requests and responses: an ordered list of headers and a body.
+
+    ``_index`` maps each normalized header name to the position of its first
+    header, so a lookup is one dict probe instead of a scan of the list. The
+    methods below keep it right; code that edits ``headers`` directly must call
+    ``_changed()`` or ``_changed(name)`` afterwards (as it must for the parsed
+    views), and either drops it: the index is rebuilt on the next lookup.
+    """
+
+    __slots__ = ("headers", "body", "_cache", "_index")
 
     is_request = False
 
@@ -275,100 +319,139 @@ class SipMessage:
         self.headers = headers
         self.body = body
         self._cache: dict[str, object] = {}
+        self._index: dict[str, int] | None = None
 
     # -- header access ------------------------------------------------------
+    def _build_index(self) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for position, header in enumerate(self.headers):
+            if header.name not in index:
+                index[header.name] = position
+        self._index = index
+        return index
+
+    def _first(self, name: str) -> tuple[str, int]:
+        """(normalized name, position of its first header or -1)."""
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        position = index.get(name)
+        if position is not None:  # keys are normalized names: no need to normalize
+            return name, position
+        key = normalize_name(name)
+        return key, index.get(key, -1)
+
     def get(self, name: str) -> str | None:
         """Value of the first header of that name (compact forms understood)."""
-        key = normalize_name(name)
-        for header in self.headers:
-            if header.name == key:
-                return header.value
-        return None
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        position = index.get(name)
+        if position is None:  # not a normalized name present in the message
+            position = index.get(normalize_name(name))
+            if position is None:
+                return None
+        return self.headers[position].value
 
     def get_all(self, name: str) -> list[str]:
         """Values of every header line of that name, in order (lines not split)."""
-        key = normalize_name(name)
-        return [h.value for h in self.headers if h.name == key]
+        key, first = self._first(name)
+        if first < 0:
+            return []
+        return [h.value for h in self.headers[first:] if h.name == key]
 
     def get_values(self, name: str) -> list[str]:
         """Every comma-separated element of every header of that name, in order."""
-        key = normalize_name(name)
+        key, first = self._first(name)
+        if first < 0:
+            return []
+        headers = self.headers
+        if key not in MULTI_VALUE_HEADERS:
+            return [h.value for h in headers[first:] if h.name == key]
         out: list[str] = []
-        for header in self.headers:
+        for position in range(first, len(headers)):
+            header = headers[position]
             if header.name == key:
-                out.extend(header.values())
+                out.extend(split_header_values(header.value))
         return out
 
     def has(self, name: str) -> bool:
-        key = normalize_name(name)
-        return any(h.name == key for h in self.headers)
+        return self._first(name)[1] >= 0
 
     def find(self, name: str) -> Iterator[tuple[int, Header]]:
-        key = normalize_name(name)
-        for index, header in enumerate(self.headers):
+        key, first = self._first(name)
+        if first < 0:
+            return
+        headers = self.headers
+        for position in range(first, len(headers)):
+            header = headers[position]
             if header.name == key:
-                yield index, header
+                yield position, header
 
     # -- header changes -----------------------------------------------------
     def _changed(self, name: str | None = None) -> None:
-        """Forget parsed views of header ``name`` (all views when None)."""
+        """After a direct edit of ``headers``: forget the parsed views of header ``name``
+        (all of them when None) and the index (positions may have moved)."""
         if name is None:
             self._cache.clear()
         else:
             self._cache.pop(name, None)
+        self._index = None
+
+    def _append(self, header: Header, first: bool) -> None:
+        headers = self.headers
+        if first:
+            headers.insert(0, header)
+            self._index = None  # every position moved
+        else:
+            headers.append(header)
+            index = self._index
+            if index is not None and header.name not in index:
+                index[header.name] = len(headers) - 1
+        self._cache.pop(header.name, None)
 
     def add_header(self, name: str, value: str, first: bool = False) -> None:
         """Append (or with first=True, prepend) a header line."""
-        header = Header.make(name, value)
-        if first:
-            self.headers.insert(0, header)
-        else:
-            self.headers.append(header)
-        self._changed(header.name)
+        self._append(Header.make(name, value), first)
 
     def insert_header(self, index: int, name: str, value: str) -> None:
         header = Header.make(name, value)
         self.headers.insert(index, header)
-        self._changed(header.name)
+        self._index = None
+        self._cache.pop(header.name, None)
 
     def add_raw_header(self, line: str, first: bool = False) -> None:
         """Add a header from its full text 'Name: value' (as script functions give it)."""
-        name, sep, value = line.partition(":")
-        if not sep or not _is_token(name.strip()):
-            raise ParseError("bad header line")
-        header = Header(normalize_name(name), value.strip(), line.rstrip("\r\n"))
-        if first:
-            self.headers.insert(0, header)
-        else:
-            self.headers.append(header)
-        self._changed(header.name)
+        self._append(header_from_line(line), first)
 
     def remove_headers(self, name: str) -> int:
         """Remove every header of that name; returns how many were removed."""
-        key = normalize_name(name)
+        key, first = self._first(name)
+        if first < 0:
+            return 0
         before = len(self.headers)
         self.headers = [h for h in self.headers if h.name != key]
-        removed = before - len(self.headers)
-        if removed:
-            self._changed(key)
-        return removed
+        self._index = None
+        self._cache.pop(key, None)
+        return before - len(self.headers)
 
     def set_header(self, name: str, value: str) -> None:
         """Replace the first header of that name (keeping its place) or append one."""
-        key = normalize_name(name)
-        for index, header in enumerate(self.headers):
-            if header.name == key:
-                spelled = header.raw.partition(":")[0].strip()
-                self.headers[index] = Header(key, value, f"{spelled}: {value}")
-                self._changed(key)
-                return
-        self.add_header(name, value)
+        key, position = self._first(name)
+        if position < 0:
+            self.add_header(name, value)
+            return
+        header = self.headers[position]
+        spelled = header.raw.partition(":")[0].strip()
+        self.headers[position] = Header(key, value, f"{spelled}: {value}")
+        self._cache.pop(key, None)
 
     def replace_header_at(self, index: int, value: str) -> None:
+        # same name at the same place: the index stays right
         header = self.headers[index]
         spelled = header.raw.partition(":")[0].strip()
         self.headers[index] = Header(header.name, value, f"{spelled}: {value}")
-        self._changed(header.name)
+        self._cache.pop(header.name, None)
 
     def remove_first_value(self, name: str) -> str | None:
         """Remove the first comma-separated element of a header (e.g. top Via or Route).
@@ -376,27 +459,25 @@ class SipMessage:
         Returns the removed element. The header line goes away when it held only
         that element; otherwise the line is rewritten with the rest.
         """
-        key = normalize_name(name)
-        for index, header in enumerate(self.headers):
-            if header.name != key:
-                continue
-            values = header.values()
-            if len(values) <= 1:
-                del self.headers[index]
-            else:
-                self.replace_header_at(index, ", ".join(values[1:]))
-            self._changed(key)
-            return values[0] if values else None
-        return None
+        key, position = self._first(name)
+        if position < 0:
+            return None
+        values = self.headers[position].values()
+        if len(values) <= 1:
+            del self.headers[position]
+            self._index = None
+        else:
+            self.replace_header_at(position, ", ".join(values[1:]))
+        self._cache.pop(key, None)
+        return values[0] if values else None
 
     def update_via1(self, changes: dict[str, str | None]) -> None:
         """Set parameters on the top Via (e.g. received/rport), keeping the others."""
         via = self.via1.with_params(changes)
-        for index, header in self.find("via"):
-            values = header.values()
-            values[0] = str(via)
-            self.replace_header_at(index, ", ".join(values))
-            return
+        position = self._first("via")[1]
+        values = self.headers[position].values()
+        values[0] = str(via)
+        self.replace_header_at(position, ", ".join(values))
 
     # -- parsed views (cached until the headers change) --------------------
     # (each view reads the cache first: these run several times per message)
@@ -417,7 +498,7 @@ class SipMessage:
 
     @property
     def via1(self) -> Via:
-        vias = self.vias
+        vias = self._cache.get("via") or self.vias  # (read often: skip the second property)
         if not vias:
             raise ParseError("missing Via")
         return vias[0]
@@ -545,7 +626,7 @@ class Request(SipMessage):
         body: bytes = b"",
         version: str = "SIP/2.0",
     ) -> None:
-        super().__init__(headers, body)
+        SipMessage.__init__(self, headers, body)  # (no super object: built for every message)
         self.method = method
         self.ruri = ruri
         self.version = version
@@ -555,7 +636,9 @@ class Request(SipMessage):
 
     def copy(self) -> "Request":
         """A copy whose header list can change independently (headers are shared, immutable)."""
-        return Request(self.method, self.ruri, list(self.headers), self.body, self.version)
+        copy = Request(self.method, self.ruri, list(self.headers), self.body, self.version)
+        copy._index = None if self._index is None else self._index.copy()
+        return copy
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.ruri}>"
@@ -572,7 +655,7 @@ class Response(SipMessage):
         body: bytes = b"",
         version: str = "SIP/2.0",
     ) -> None:
-        super().__init__(headers, body)
+        SipMessage.__init__(self, headers, body)  # (no super object: built for every message)
         self.status = status
         self.reason = reason
         self.version = version
@@ -586,7 +669,9 @@ class Response(SipMessage):
         return f"{self.version} {self.status} {self.reason}"
 
     def copy(self) -> "Response":
-        return Response(self.status, self.reason, list(self.headers), self.body, self.version)
+        copy = Response(self.status, self.reason, list(self.headers), self.body, self.version)
+        copy._index = None if self._index is None else self._index.copy()
+        return copy
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.reason}>"
@@ -639,13 +724,14 @@ def _parse(data: bytes, stream: bool) -> SipMessage:
     if index >= len(lines):
         raise ParseError("empty message")
     start = lines[index]
-    headers = _parse_headers(lines, index + 1)
+    headers, header_index = _parse_headers(lines, index + 1)
 
     message: SipMessage
     if start.startswith("SIP/"):
         message = _parse_status_line(start, headers)
     else:
         message = _parse_request_line(start, headers)
+    message._index = header_index
 
     length_text = message.get("content-length")
     available = len(data) - body_start
@@ -688,12 +774,14 @@ def _header_key(written: str) -> str:
     return key
 
 
-def _parse_headers(lines: list[str], first: int) -> list[Header]:
-    """Header lines (line ends already removed) -> Header objects, unfolding continuations."""
+def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str, int]]:
+    """Header lines (line ends already removed) -> Header objects, unfolding continuations,
+    and the message's index (name -> position of its first header)."""
     headers: list[Header] = []
+    index: dict[str, int] = {}
     append = headers.append
-    for i in range(first, len(lines)):
-        line = lines[i]
+    known = _KNOWN_NAMES
+    for line in lines[first:]:
         if not line:
             continue
         if line[0] in " \t":
@@ -706,8 +794,10 @@ def _parse_headers(lines: list[str], first: int) -> list[Header]:
         written, sep, value = line.partition(":")
         if not sep or not written:
             raise ParseError("bad header line")
-        append(Header(_header_key(written), value.strip(), line))
-    return headers
+        key = known.get(written) or _header_key(written)
+        index.setdefault(key, len(headers))
+        append(Header(key, value.strip(), line))
+    return headers, index
 
 
 def _parse_request_line(line: str, headers: list[Header]) -> Request:
@@ -717,13 +807,13 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
         if len(parts) != 3:
             raise ParseError("bad request line")
     method, ruri, version = parts
-    if not _is_token(method):
+    if method not in _COMMON_METHODS and not _is_token(method):
         raise ParseError("bad method")
     if version.upper() != "SIP/2.0":
         if version.upper().startswith("SIP/"):
             raise ParseError("Version Not Supported", 505)
         raise ParseError("bad request line")
-    if not ruri or any(ch in ruri for ch in "<>\"") or ":" not in ruri:
+    if not ruri or "<" in ruri or ">" in ruri or '"' in ruri or ":" not in ruri:
         raise ParseError("bad Request-URI")
     return Request(method, ruri, headers, version=version)
 
@@ -739,7 +829,7 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
 
 
 def _check_request(request: Request) -> None:
-    present = {h.name for h in request.headers}
+    present = request._index or request._build_index()
     for name in REQUIRED_REQUEST_HEADERS:
         if name not in present:
             raise ParseError(f"Missing {canonical_name(name)}")
@@ -757,7 +847,7 @@ def _check_request(request: Request) -> None:
 
 
 def _check_response(response: Response) -> None:
-    present = {h.name for h in response.headers}
+    present = response._index or response._build_index()
     for name in ("via", "call-id", "cseq", "from", "to"):
         if name not in present:
             raise ParseError(f"Missing {canonical_name(name)}")

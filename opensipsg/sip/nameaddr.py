@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..errors import ParseError
 from .params import Params, drop_param, find_param, params_text, set_param
@@ -33,6 +34,14 @@ _BAD_VALUE_CHAR = re.compile(r"[\x00-\x20\x7f;,\"<>\\]")
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:")
 _BAD_URI_TEXT_CHAR = re.compile(r"[\x00-\x20\x7f<>\"]")
 _BAD_DISPLAY_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f<>\"]")
+# Fast paths for the common shapes, in one match each. Their classes are
+# printable ASCII only, so no whitespace (which the full parsers strip) and
+# nothing the full parsers refuse can be inside.
+_VALUE_CHARS = "".join(re.escape(chr(c)) for c in range(0x21, 0x7F) if chr(c) not in ';,"<>\\')
+_SIMPLE_PARAM = rf"[A-Za-z0-9\-.!%*_+`'~]+(?:=[{_VALUE_CHARS}]*)?"
+_SIMPLE_PARAMS = re.compile(rf";?{_SIMPLE_PARAM}(?:;{_SIMPLE_PARAM})*\Z")
+# "<scheme:uri>" at the start: the '>' matched is the first one, as in the full parser
+_ANGLE_URI = re.compile(r"<([A-Za-z][A-Za-z0-9+\-.]*:[!#-;=?-~]*)>")
 
 
 def quote_string(text: str) -> str:
@@ -161,6 +170,16 @@ def parse_params(text: str) -> Params:
     ParseError on an empty or non-token name, a broken value or an
     unterminated quote.
     """
+    if _SIMPLE_PARAMS.match(text):  # no quotes, no whitespace, every name a token
+        params: list[tuple[str, str | None]] = []
+        for item in (text[1:] if text[0] == ";" else text).split(";"):
+            name, eq, value_text = item.partition("=")
+            params.append((name, value_text if eq else None))
+        return tuple(params)
+    return _parse_params_full(text)
+
+
+def _parse_params_full(text: str) -> Params:
     params: list[tuple[str, str | None]] = []
     stripped = text.strip()
     if stripped.startswith(";"):
@@ -230,6 +249,7 @@ def _check_uri_text(uri_text: str, text: str) -> None:
         raise ParseError(f"bad URI in address: {text[:80]!r}")
 
 
+@lru_cache(maxsize=1024)  # From/To/Route values repeat across a dialog's messages; NameAddr is immutable
 def parse_name_addr(text: str) -> NameAddr:
     """Parse a name-addr, an addr-spec or a Contact ``*``.
 
@@ -242,6 +262,17 @@ def parse_name_addr(text: str) -> NameAddr:
         raise ParseError("empty address")
     if s == "*":
         return NameAddr(None, "*", (), False, raw=s)
+    if s[0] == "<":
+        angle = _ANGLE_URI.match(s)
+        if angle is not None:  # "<uri>;params", the usual shape
+            tail = s[angle.end() :].strip()
+            if tail and tail[0] != ";":
+                raise ParseError(f"junk after '>': {s[:80]!r}")
+            return NameAddr(None, angle.group(1), parse_params(tail) if tail else (), True, raw=s)
+    return _parse_name_addr_full(s)
+
+
+def _parse_name_addr_full(s: str) -> NameAddr:
     display: str | None = None
     if s[0] == '"':
         end = _quoted_end(s, 0)

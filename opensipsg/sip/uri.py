@@ -35,6 +35,17 @@ _HOSTNAME = re.compile(r"[A-Za-z0-9_\-.]+\Z")
 # user = 1*( unreserved / escaped / user-unreserved ), plus '#' (see above)
 _BAD_USER_CHAR = re.compile(r"[^A-Za-z0-9\-_.!~*'()%&=+$,;?/#]")
 _BAD_PASSWORD_CHAR = re.compile(r"[^A-Za-z0-9\-_.!~*'()%&=+$,]")
+# dotted quad, each part 0-255 (leading zeros allowed, at most 3 digits)
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}\Z")
+# The common shape, checked in one match: sip[s]:[user@]host[:port][;params]
+# with no escapes, password, IPv6 reference or URI headers (the full parser
+# handles those). The classes are subsets of what the full parser accepts, and
+# none holds '@', so the user part ends at the first '@' as there.
+_COMMON_SIP = re.compile(
+    r"(sips?):(?:([A-Za-z0-9\-_.!~*'()&=+$,;?/#]+)@)?([A-Za-z0-9_\-.]+)(?::([0-9]{1,5}))?"
+    r"(;[A-Za-z0-9\-_.!~*'()&=+$,;/:\[\]#]*)?\Z"
+)
 # RFC 3966 telephone-subscriber, leniently: digits, hex digits, '*', '#', '+'
 # and the visual separators.
 _TEL_NUMBER = re.compile(r"\+?[0-9A-Fa-f*#\-.()]+\Z")
@@ -140,6 +151,16 @@ class URI:
 # parsing
 
 
+def _hostname_ok(host: str) -> bool:
+    """A valid IPv4 address or host name (not an IPv6 reference)."""
+    if _IPV4.match(host):
+        return True
+    if not host or not _HOSTNAME.match(host) or host[0] == "." or ".." in host:
+        return False  # (an empty label)
+    # a toplabel starts with a letter: digits there make it a (bad) IPv4 address
+    return not (host[:-1] if host[-1] == "." else host).rpartition(".")[2].isdigit()
+
+
 def _check_host(host: str, text: str) -> None:
     if host.startswith("["):
         if not host.endswith("]"):
@@ -149,17 +170,11 @@ def _check_host(host: str, text: str) -> None:
         except ValueError:
             raise ParseError(f"bad IPv6 reference in URI: {text!r}") from None
         return
-    if not host or not _HOSTNAME.match(host):
-        raise ParseError(f"bad URI host: {text!r}")
-    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
-    if "" in labels:
-        raise ParseError(f"bad URI host: {text!r}")
-    if labels[-1].isdigit():
-        # A toplabel starts with a letter, so this must be an IPv4 address.
-        if len(labels) != 4 or host.endswith(".") or not all(
-            label.isdigit() and len(label) <= 3 and int(label) <= 255 for label in labels
-        ):
-            raise ParseError(f"bad IPv4 address in URI: {text!r}")
+    if _hostname_ok(host):
+        return
+    if host and _HOSTNAME.match(host) and host[0] != "." and ".." not in host:
+        raise ParseError(f"bad IPv4 address in URI: {text!r}")
+    raise ParseError(f"bad URI host: {text!r}")
 
 
 def _parse_uri_params(text: str, whole: str) -> Params:
@@ -202,6 +217,16 @@ def parse_uri(text: str) -> URI:
     """
     if not isinstance(text, str):
         raise ParseError("URI is not text")
+    common = _COMMON_SIP.match(text)
+    if common is not None:
+        scheme, user, host, port_text, tail = common.groups()
+        if _hostname_ok(host) and (port_text is None or int(port_text) <= 65535):
+            return URI(scheme, user, None, host, None if port_text is None else int(port_text),
+                       _parse_uri_params(tail[1:], text[:80]) if tail else (), (), raw=text)
+    return _parse_uri_full(text)  # every other shape, and the errors
+
+
+def _parse_uri_full(text: str) -> URI:
     scheme_text, colon, rest = text.partition(":")
     if not colon or not _SCHEME.match(scheme_text):
         raise ParseError(f"bad URI: {text[:80]!r}")

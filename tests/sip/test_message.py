@@ -154,3 +154,135 @@ def test_fuzz_parse_either_parses_or_raises_parse_error():
             except ParseError:
                 pass
     assert parsed > 100  # the mutations leave plenty of valid messages
+
+
+# -- the header index (name -> first position) never goes stale -----------------
+
+
+def _scan(msg, name):
+    """What a lookup must answer, from a plain scan of the header list."""
+    from opensipsg.sip.message import normalize_name
+
+    key = normalize_name(name)
+    return [h.value for h in msg.headers if h.name == key]
+
+
+def _assert_index_right(msg):
+    from opensipsg.sip.message import normalize_name
+
+    names = {h.name for h in msg.headers} | {"route", "x-absent", "v", "Via", "CONTACT"}
+    for name in names:
+        values = _scan(msg, name)
+        assert msg.get(name) == (values[0] if values else None), name
+        assert msg.get_all(name) == values, name
+        assert msg.has(name) == bool(values), name
+        assert [h.value for _, h in msg.find(name)] == values, name
+        assert [msg.headers[i].value for i, _ in msg.find(name)] == values, name
+        split = [part for h in msg.headers if h.name == normalize_name(name) for part in h.values()]
+        assert msg.get_values(name) == split, name
+
+
+def test_header_index_follows_every_change():
+    msg = parse(load("invite.sip"))
+    _assert_index_right(msg)
+    msg.add_header("X-Tail", "1")
+    _assert_index_right(msg)
+    msg.add_header("X-Head", "2", first=True)
+    _assert_index_right(msg)
+    msg.insert_header(3, "Route", "<sip:p1;lr>")
+    _assert_index_right(msg)
+    msg.add_raw_header("Route: <sip:p2;lr>, <sip:p3;lr>")
+    _assert_index_right(msg)
+    msg.add_raw_header("v: SIP/2.0/UDP first.example.com;branch=z9hG4bKf", first=True)
+    _assert_index_right(msg)
+    assert msg.via1.host == "first.example.com"
+    msg.set_header("X-Tail", "changed")
+    msg.set_header("X-New", "appended")
+    _assert_index_right(msg)
+    assert msg.remove_first_value("route") == "<sip:p1;lr>"
+    _assert_index_right(msg)
+    assert msg.remove_first_value("route") == "<sip:p2;lr>"
+    _assert_index_right(msg)
+    assert msg.get_values("route") == ["<sip:p3;lr>"]
+    assert msg.remove_first_value("via").startswith("SIP/2.0/UDP first")
+    _assert_index_right(msg)
+    msg.update_via1({"received": "192.0.2.1"})
+    _assert_index_right(msg)
+    assert msg.via1.received == "192.0.2.1"
+    assert msg.remove_headers("x-head") == 1
+    assert msg.remove_headers("x-absent") == 0
+    _assert_index_right(msg)
+    msg.replace_header_at(0, "SIP/2.0/UDP z.example.com;branch=z9hG4bKz")
+    _assert_index_right(msg)
+
+
+def test_header_index_after_direct_list_edits_and_changed():
+    # modules (rr, textops, auth) edit msg.headers directly, then call _changed()
+    from opensipsg.sip.message import Header
+
+    msg = parse(load("invite.sip"))
+    assert msg.get("x-custom") is not None
+    msg.headers.insert(0, Header("x-custom", "first", "X-Custom: first"))
+    msg._changed()
+    _assert_index_right(msg)
+    assert msg.get("x-custom") == "first"
+    del msg.headers[0]
+    msg._changed()
+    _assert_index_right(msg)
+    msg.headers = [h for h in msg.headers if h.name != "x-custom"]
+    msg._changed()
+    _assert_index_right(msg)
+    assert msg.get("x-custom") is None
+    # rr's way: insert/delete directly, then forget only that header's views
+    msg.headers.insert(0, Header("record-route", "<sip:p;lr>", "Record-Route: <sip:p;lr>"))
+    msg._changed("record-route")
+    _assert_index_right(msg)
+    assert msg.via1.branch == "z9hG4bK776asdhds"
+    del msg.headers[0]
+    msg._changed("record-route")
+    _assert_index_right(msg)
+
+
+def test_header_index_on_messages_built_in_code():
+    msg = parse(load("invite.sip"))
+    reply = build_reply(msg, 180, to_tag="t1", headers=["Contact: <sip:a@b>", "X-A: 1"])
+    _assert_index_right(reply)
+    assert reply.get("contact") == "<sip:a@b>" and reply.get("to").endswith(";tag=t1")
+    copy = msg.copy()
+    copy.add_header("X-Copy", "1", first=True)
+    _assert_index_right(copy)
+    _assert_index_right(msg)
+    assert not msg.has("x-copy")
+
+
+def test_via_fast_path_agrees_with_the_full_parser():
+    from opensipsg.sip.message import _parse_via_full, parse_via
+
+    from tests.sip.differential import outcome, text_mutations
+
+    seeds = ["SIP/2.0/UDP 127.0.0.1:5091;branch=z9hG4bK-r1;rport", "SIP/2.0/TCP host.example.com",
+             "SIP/2.0/UDP h:65535;received=1.2.3.4", "SIP/2.0/UDP h:65536", "sip/2.0/udp h;x",
+             "SIP/2.0/UDP h;", "SIP/2.0/UDP h;;a", 'SIP/2.0/UDP h;a="b;c"', "SIP/2.0/UDP [::1]:5060;x=y"]
+    for text in text_mutations(seeds, "SIP/2.0UDP :;=.-_0123456789hx\t\"[]@,", 20000):
+        parse_via.cache_clear()
+        assert outcome(parse_via, text) == outcome(lambda t: _parse_via_full(t.strip()), text), text
+
+
+def test_via_params_are_case_insensitive():
+    from opensipsg.sip.message import parse_via
+
+    via = parse_via("SIP/2.0/UDP h;BRANCH=z9hG4bKx;RPort;Received=1.2.3.4")
+    assert via.branch == "z9hG4bKx" and via.rport == "" and via.received == "1.2.3.4"
+    assert via.param("bRaNcH") == "z9hG4bKx" and via.has_param("RPORT") and not via.has_param("maddr")
+
+
+def test_content_length_is_fixed_and_duplicates_dropped():
+    raw = load("invite.sip")
+    msg = parse(raw)
+    msg.body = b"v=0\r\no=x\r\n"
+    msg.add_header("Content-Length", "999")
+    out = msg.to_bytes()
+    assert out.count(b"Content-Length") == 1 and b"Content-Length: 10\r\n" in out
+    assert out.endswith(b"\r\n\r\n" + msg.body)
+    msg.remove_headers("content-length")
+    assert b"\r\nContent-Length: 10\r\n\r\n" in msg.to_bytes()

@@ -216,3 +216,36 @@ def test_quote_helpers() -> None:
     assert quote_string('a"b\\c') == '"a\\"b\\\\c"'
     assert unquote_string(quote_string('a"b\\c')) == 'a"b\\c'
     assert unquote_string("plain") == "plain"
+
+
+# -- fast paths for the common shapes agree with the full parsers ----------------
+
+
+def test_params_fast_path_agrees_with_the_full_parser():
+    from opensipsg.sip.nameaddr import _parse_params_full, parse_params
+
+    from tests.sip.differential import outcome, text_mutations
+
+    seeds = [";tag=r1", "branch=z9hG4bK-1;rport", ";a;b=;c==d", "a=1.2.3.4:5;lr", ';q="x;y"',
+             "expires=3600", ";+sip.instance=<urn:x>", " ;a=b ", ";", ""]
+    alphabet = ";=,\"<>\\ \t\r\nab19.-_!%*+`'~:[]\u00a0\u00e9"
+    for text in text_mutations(seeds, alphabet, 20000, seed=7):
+        assert outcome(parse_params, text) == outcome(_parse_params_full, text), repr(text)
+
+
+def test_name_addr_fast_path_agrees_with_the_full_parser():
+    from opensipsg.sip.nameaddr import _parse_name_addr_full, parse_name_addr
+
+    from tests.sip.differential import outcome, text_mutations
+
+    seeds = ["<sip:u000200@127.0.0.1:5091;transport=udp>;expires=3600", "<sip:a@b>;tag=1", "<sip:a@b>",
+             "<sip:a@b> ;tag=1", "<tel:+1-2>", "<sip:a@b>x", "< sip:a@b >", '"A" <sip:a@b>', "sip:a@b;tag=2",
+             "<sip:a@b?h=1&x=2>;lr", "<1sip:a>", "<sip:a@b>>;x"]
+    alphabet = "<>;=\"' \t\u00a0sip:@ab1.,?&"
+
+    def full(text):
+        s = text.strip()
+        return parse_name_addr(text) if not s or s == "*" else _parse_name_addr_full(s)
+
+    for text in text_mutations(seeds, alphabet, 20000, seed=8):
+        assert outcome(parse_name_addr, text) == outcome(full, text), repr(text)

@@ -313,3 +313,26 @@ def test_rfc3261_not_equivalent(a: str, b: str) -> None:
 def test_equal_is_reflexive_on_torture_set() -> None:
     for text in TORTURE:
         assert uri_equal(parse_uri(text), parse_uri(text))
+
+
+# -- the one-match fast path for the common shape agrees with the full parser ----
+
+
+def test_common_shape_fast_path_agrees_with_the_full_parser():
+    from opensipsg.sip.uri import _parse_uri_full
+
+    from tests.sip.differential import outcome, text_mutations
+
+    alphabet = "sipSIP:@;=.?%[]#-_0123456789abcxyz!~*'()&+$,/ \t\"<>\u00e9"
+    seeds = [
+        "sip:alice@atlanta.com", "sips:bob@192.0.2.4:5061;transport=tcp", "sip:192.0.2.4",
+        "sip:u000200@127.0.0.1:5091;transport=udp", "sip:host.example.com.;lr", "sip:a@1.2.3.4.",
+        "sip:a@256.1.1.1", "sip:a@1.2.3", "sip:a@001.002.003.004:65535", "sip:a@h:65536",
+        "sip:a;b@c;d", "sip:*31#@example.com;user=phone", "sip:a@b;;c", "sip:a@b;", "sip:a@.b",
+        "sip:a@b..c", "sip:a@b.9", "sip:a@-b_c", "sip:a:pw@b", "sip:a@b?h=1", "SIP:a@b",
+    ]
+    texts = text_mutations(seeds, alphabet, 20000, seed=1234)
+    for text in texts:
+        parse_uri.cache_clear()
+        fast, full = outcome(parse_uri, text), outcome(_parse_uri_full, text)
+        assert fast == full, text
