@@ -8,6 +8,8 @@ Running a route is then only calling closures -- nothing looks at the AST again.
 Control flow (reference 1.3/1.4) uses three private exceptions: ``_Stop`` (exit,
 drop, ``return(0)`` and any action returning 0: ends the whole top-level run),
 ``_Return`` (ends the current route) and ``_Break`` (ends a switch case).
+Each raise makes a new instance: re-raising one shared instance chains every
+run's traceback onto it, which kept all the frames (and messages) alive.
 """
 from __future__ import annotations
 
@@ -56,8 +58,6 @@ class _Break(Exception):
     """break inside a switch case."""
 
 
-_STOP = _Stop()
-_BREAK = _Break()
 
 
 # --- formats ----------------------------------------------------------------------
@@ -442,18 +442,18 @@ class _Compiler:
 
     def s_Exit(self, stmt: ast.Exit) -> Action:
         def exit_(ctx: Any) -> int:
-            raise _STOP
+            raise _Stop
         return exit_
 
     def s_Drop(self, stmt: ast.Drop) -> Action:
         def drop(ctx: Any) -> int:
             ctx.dropped = True
-            raise _STOP
+            raise _Stop
         return drop
 
     def s_Break(self, stmt: ast.Break) -> Action:
         def break_(ctx: Any) -> int:
-            raise _BREAK
+            raise _Break
         return break_
 
     def s_Return(self, stmt: ast.Return) -> Action:
@@ -480,7 +480,7 @@ class _Compiler:
             else:
                 r = 1
             if r == 0:
-                raise _STOP
+                raise _Stop
             ctx.retcode = r
             raise _Return(r)
         return return_pv
@@ -719,7 +719,7 @@ class _Compiler:
                     r = _coerce(r)
                 ctx.retcode = r
                 if r == 0:
-                    raise _STOP
+                    raise _Stop
                 return r
             return call0
         if n == 1:
@@ -734,7 +734,7 @@ class _Compiler:
                     r = _coerce(r)
                 ctx.retcode = r
                 if r == 0:
-                    raise _STOP
+                    raise _Stop
                 return r
             return call1
         if n == 2:
@@ -749,7 +749,7 @@ class _Compiler:
                     r = _coerce(r)
                 ctx.retcode = r
                 if r == 0:
-                    raise _STOP
+                    raise _Stop
                 return r
             return call2
 
@@ -762,7 +762,7 @@ class _Compiler:
                 r = _coerce(r)
             ctx.retcode = r
             if r == 0:
-                raise _STOP
+                raise _Stop
             return r
         return calln
 
