@@ -24,7 +24,7 @@ from ..sip.uri import parse_uri
 from . import ast
 from . import core_functions  # noqa: F401 - registers the core functions
 from . import pvars  # noqa: F401 - registers the core pseudo-variables
-from .context import ErrorInfo
+from .context import NO_ERROR, ErrorInfo
 from .parser import parse_format, parse_pv
 from .pvars import PV, build_pv, parse_avp_aliases
 from .regex import compile_ere
@@ -785,7 +785,7 @@ class _Compiler:
                     pass
                 finally:
                     ctx.route_type = saved_type
-                ctx.error = ErrorInfo()
+                ctx.error = NO_ERROR
                 return -1
             log.error("%s: %s() failed: %s", pos, name, exc.reason)
             return -1
