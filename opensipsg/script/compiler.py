@@ -486,11 +486,16 @@ class _Compiler:
         return return_pv
 
     def s_If(self, stmt: ast.If) -> Action:
-        cond = self.cond(stmt.cond)
+        # ``test(ctx) > 0`` is the condition: for the commonest ones, f(..) and !f(..), test
+        # is the call itself (its return code), which saves the two closures cond() wraps
+        # around it; else test is cond() (a bool, and True > 0).
+        test, truth = self.call_condition(stmt.cond)
+        if test is None:
+            test, truth = self.cond(stmt.cond), True
         then = self.block(stmt.then)
         if stmt.else_ is None:
             def if_(ctx: Any) -> int:
-                if cond(ctx):
+                if (test(ctx) > 0) is truth:
                     r = then(ctx)
                     ctx.retcode = r
                     return r
@@ -499,10 +504,19 @@ class _Compiler:
         else_ = self.block(stmt.else_)
 
         def if_else(ctx: Any) -> int:
-            r = then(ctx) if cond(ctx) else else_(ctx)
+            r = then(ctx) if (test(ctx) > 0) is truth else else_(ctx)
             ctx.retcode = r
             return r
         return if_else
+
+    def call_condition(self, expr: Any) -> tuple[Action | None, bool]:
+        """(call closure, wanted truth) when ``expr`` is ``f(...)`` or ``!f(...)``, else (None, _)."""
+        truth = True
+        if isinstance(expr, ast.Not):
+            expr, truth = expr.expr, False
+        if isinstance(expr, ast.CallExpr) and isinstance(expr.call, ast.Call):
+            return self.call(expr.call), truth
+        return None, truth
 
     def s_While(self, stmt: ast.While) -> Action:
         cond = self.cond(stmt.cond)
@@ -793,6 +807,7 @@ class _Compiler:
 
     # -- conditions -------------------------------------------------------------------------
     def cond(self, expr: Any) -> Cond:
+        """A closure returning a real bool (s_If compares it with 0)."""
         kind = type(expr).__name__
         if kind == "BoolOp":
             left, right = self.cond(expr.left), self.cond(expr.right)
