@@ -418,15 +418,13 @@ class RegistrarModule(Module):
                 received = path_received
                 if self.usrloc is not None:
                     cflags |= self.usrloc.nat_flag
-        return ContactInfo(
-            expires=0, q=-1, callid=callid, cseq=cseq,
-            flags=FL_MEM if flags.memory_only else FL_NONE, cflags=cflags,
-            user_agent=user_agent, received=received, path=path, socket=socket,
-            methods=self._allow_methods(msg), last_modified=now,
-        )
+        # positional: ContactInfo's field order (expires, q, callid, cseq, flags, cflags,
+        # user_agent, received, path, socket, methods, last_modified); keywords cost more
+        return ContactInfo(0, -1, callid, cseq, FL_MEM if flags.memory_only else FL_NONE, cflags,
+                           user_agent, received, path, socket, self._allow_methods(msg), now)
 
     def _allow_methods(self, msg: Any) -> frozenset[str] | None:
-        if not msg.has("allow"):
+        if msg.get("allow") is None:  # get() is a plain loop, has() a generator
             return None
         return frozenset(v.strip().upper() for v in msg.get_values("allow") if v.strip())
 

@@ -57,7 +57,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from ..db import check_identifier, db_to_time, time_to_db
 from ..errors import DBError
@@ -530,11 +530,11 @@ class Location:
         self.matching_mode = matching_mode
         self.cseq_delay = cseq_delay
         self.expired_total = 0
+        # get_record(aor) -> Record | None: the storage's own get (save() looks a record
+        # up several times, a forwarding method would add a call each time)
+        self.get_record: Callable[[str], Record | None] = self.storage.get
 
     # -- records ------------------------------------------------------------
-    def get_record(self, aor: str) -> Record | None:
-        return self.storage.get(aor)
-
     def records(self) -> Iterator[Record]:
         return self.storage.records()
 
