@@ -336,11 +336,9 @@ class Core:
         if msg.method == "ACK" and self._is_sl_ack(msg):
             self.stats.inc("sl:received_ACKs")
             return  # ACK for a stateless negative reply of ours: absorbed (sl)
-        ctx = RouteContext(
-            self, msg, RouteType.REQUEST,
-            src_ip=src_ip, src_port=src_port, proto=listener.proto,
-            local_ip=listener.host, local_port=listener.port, listener=listener,
-        )
+        # positional (src_ip, src_port, proto, local_ip, local_port, listener): cheaper per request
+        ctx = RouteContext(self, msg, RouteType.REQUEST, src_ip, src_port, listener.proto,
+                           listener.host, listener.port, listener)
         ctx.extra["conn"] = conn
         self.script.run("request", "0", ctx)
         tx = ctx.transaction

@@ -149,7 +149,6 @@ class RouteContext:
         core: Any,
         msg: Any,
         route_type: RouteType = RouteType.REQUEST,
-        *,
         src_ip: str = "",
         src_port: int = 0,
         proto: str = "udp",
