@@ -921,9 +921,10 @@ class _Compiler:
         def check(ctx: Any, value: Value) -> bool:
             if value is None:
                 return False
-            text = str(value).strip()
+            text = (value if value.__class__ is str else str(value)).strip()
             host, port = text, 0
-            if ":" in text and text.split(":", 1)[0].lower() in ("sip", "sips", "tel"):
+            scheme, colon, _ = text.partition(":")
+            if colon and scheme.lower() in ("sip", "sips", "tel"):
                 try:
                     uri = parse_uri(text)
                 except OpensipsgError:
