@@ -336,11 +336,9 @@ class Core:
         if msg.method == "ACK" and self._is_sl_ack(msg):
             self.stats.inc("sl:received_ACKs")
             return  # ACK for a stateless negative reply of ours: absorbed (sl)
-        ctx = RouteContext(
-            self, msg, RouteType.REQUEST,
-            src_ip=src_ip, src_port=src_port, proto=listener.proto,
-            local_ip=listener.host, local_port=listener.port, listener=listener,
-        )
+        # positional (src_ip, src_port, proto, local_ip, local_port, listener): cheaper per request
+        ctx = RouteContext(self, msg, RouteType.REQUEST, src_ip, src_port, listener.proto,
+                           listener.host, listener.port, listener)
         ctx.extra["conn"] = conn
         self.script.run("request", "0", ctx)
         tx = ctx.transaction
@@ -368,7 +366,7 @@ class Core:
         body: bytes = b"", to_tag: str | None = None,
     ) -> Response:
         request = ctx.request
-        lines = list(ctx.extra.get("reply_headers", ())) + list(headers)
+        lines = [*ctx.extra.get("reply_headers", ()), *headers]
         if self.params.server_signature:
             lines.append(self.params.server_header)
         return build_reply(request, status, reason, to_tag or self._sl_to_tag(request), lines, body)
@@ -381,14 +379,15 @@ class Core:
         request = ctx.request
         if request is None or request.method == "ACK":
             return -1
-        reply = self.make_reply(ctx, status, reason, headers, body)
+        data = self.make_reply(ctx, status, reason, headers, body).to_bytes()
         ctx.reply_code = status
-        dest = self.reply_destination(request, ctx.proto, ctx.src_ip, ctx.src_port)
-        ok = self.send_to(dest, reply.to_bytes(), ctx.listener, ctx.extra.get("conn"))
-        self.stats.inc("sl:sent_replies")
+        proto, ip, port = _reply_address(request, ctx.proto, ctx.src_ip, ctx.src_port)
+        ok = self._send(proto, ip, port, data, ctx.listener, ctx.extra.get("conn"))
+        inc = self.stats.inc
+        inc("sl:sent_replies")
         if status >= 300:
-            self.stats.inc("sl:sent_err_replies")
-        self.stats.inc(f"sl:{status // 100}xx_replies")
+            inc("sl:sent_err_replies")
+        inc(_SL_CLASS_STATS[status // 100])
         return 1 if ok else -1
 
     def send_reply(
@@ -402,32 +401,27 @@ class Core:
 
     def reply_destination(self, request: Request, proto: str, src_ip: str, src_port: int) -> Destination:
         """Where a reply to ``request`` goes (RFC 3261 18.2.2, RFC 3581)."""
-        via = request.via1
-        if proto == "tcp":
-            return Destination("tcp", src_ip, src_port)
-        host = via.received or via.host
-        rport = via.rport
-        if rport:
-            port = int(rport)
-        else:
-            port = via.port or DEFAULT_PORT
-        return Destination("udp", host.strip("[]"), port)
+        return Destination(*_reply_address(request, proto, src_ip, src_port))
 
     # -- sending ----------------------------------------------------------------
     def send_to(self, dest: Destination, data: bytes, listener: Listener | None = None, conn: Any = None) -> bool:
-        listener = self.listener_for(dest.proto, listener)
-        if listener is None:
-            log.error("send failed: no %s listener for %s:%d", dest.proto, dest.ip, dest.port)
-            return False
+        return self._send(dest.proto, dest.ip, dest.port, data, listener, conn)
+
+    def _send(self, proto: str, ip: str, port: int, data: bytes, listener: Listener | None, conn: Any) -> bool:
+        """send_to() without a Destination (stateless replies skip building one)."""
+        if listener is None or listener.proto != proto:
+            listener = self.listener_for(proto, listener)
+            if listener is None:
+                log.error("send failed: no %s listener for %s:%d", proto, ip, port)
+                return False
         transport = self.transports.get(listener.name)
         if transport is None:
             log.error("send failed: %s is not bound", listener.name)
             return False
-        if dest.proto == "tcp":
-            if conn is not None and getattr(conn, "closed", True) is False and conn.peer == (dest.ip, dest.port):
-                return conn.send(data)
-            return transport.send(data, dest.ip, dest.port)
-        return transport.send(data, dest.ip, dest.port)
+        if proto == "tcp" and conn is not None and getattr(conn, "closed", True) is False \
+                and conn.peer == (ip, port):
+            return conn.send(data)
+        return transport.send(data, ip, port)
 
     def resolve(self, uri_text: str) -> Destination:
         """Next-hop address for a URI: host (IP or name), port, transport. ParseError if unusable."""
@@ -533,6 +527,24 @@ class Core:
 
     def uptime(self) -> float:
         return time.time() - self.start_time
+
+
+def _reply_address(request: Request, proto: str, src_ip: str, src_port: int) -> tuple[str, str, int]:
+    """(proto, ip, port) a reply to ``request`` goes to (RFC 3261 18.2.2, RFC 3581)."""
+    via = request.via1
+    if proto == "tcp":
+        return "tcp", src_ip, src_port
+    host = via.received or via.host
+    rport = via.rport
+    if rport:
+        port = int(rport)
+    else:
+        port = via.port or DEFAULT_PORT
+    return "udp", host.strip("[]"), port
+
+
+# sl's per-class reply counters, by status // 100
+_SL_CLASS_STATS = {n: f"sl:{n}xx_replies" for n in range(1, 7)}
 
 
 def _note_received(msg: Request, src_ip: str, src_port: int) -> None:

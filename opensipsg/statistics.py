@@ -28,8 +28,11 @@ class Statistics:
             self._no_reset.add(key)
 
     def inc(self, name: str, n: int = 1) -> None:
-        key = name if ":" in name else f"core:{name}"
-        self._values[key] = self._values.get(key, 0) + n
+        try:
+            self._values[name] += n  # the hot path: a registered "group:name"
+        except KeyError:
+            key = self._key(name)
+            self._values[key] = self._values.get(key, 0) + n
 
     def set(self, name: str, value: int) -> None:
         self._values[self._key(name)] = value

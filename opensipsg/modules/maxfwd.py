@@ -34,11 +34,13 @@ MAX_VALUE = 256
 
 def _header_value(msg: Any) -> tuple[int, int | None]:
     """(index of the first Max-Forwards header or -1, its value or None when unparsable)."""
-    for index, header in msg.find("max-forwards"):
-        text = header.value.strip()
-        if not text.isdigit() or len(text) > 3 or int(text) > 255:
-            return index, None
-        return index, int(text)
+    # a plain scan: msg.find()'s generator costs more than the loop (runs for every request)
+    for index, header in enumerate(msg.headers):
+        if header.name == "max-forwards":
+            text = header.value.strip()
+            if not text.isdigit() or len(text) > 3 or int(text) > 255:
+                return index, None
+            return index, int(text)
     return -1, None
 
 

@@ -214,6 +214,8 @@ class RegistrarModule(Module):
         super().__init__(core)
         self.usrloc: UsrlocModule | None = None
         self._received_key: tuple[str, Any] | None = None
+        # save() flags of the script's calls, parsed once when the script is bound
+        self._save_flags: dict[str, SaveFlags] = {}
 
     # -- set-up ---------------------------------------------------------------
     def init(self) -> None:
@@ -244,6 +246,12 @@ class RegistrarModule(Module):
         # the tables the script names exist from start-up on (MI ul_* can see them)
         if function in ("save", "lookup", "registered") and values and isinstance(values[0], str):
             self._table(values[0])
+        if function == "save":
+            text = values[1] if len(values) > 1 else ""
+            try:
+                self._save_flags[text] = parse_save_flags(text)
+            except ValueError:
+                pass  # save() logs it and fails each time, as 1.6 does
 
     def _table(self, name: str) -> Location:
         if self.usrloc is None:
@@ -307,11 +315,13 @@ class RegistrarModule(Module):
     # -- save ---------------------------------------------------------------
     @function("save", "str", "str", "pv", optional=2, routes=R)
     def save(self, ctx: Any, table: str, flags_text: str = "", aor_pv: Any = None) -> int:
-        try:
-            flags = parse_save_flags(flags_text or "")
-        except ValueError as exc:
-            log.error("save: %s", exc)
-            return -1
+        flags = self._save_flags.get(flags_text)
+        if flags is None:
+            try:
+                flags = parse_save_flags(flags_text or "")
+            except ValueError as exc:
+                log.error("save: %s", exc)
+                return -1
         location = self._table(table)
         stats = self.core.stats
         extra_headers: list[str] = []
@@ -408,15 +418,13 @@ class RegistrarModule(Module):
                 received = path_received
                 if self.usrloc is not None:
                     cflags |= self.usrloc.nat_flag
-        return ContactInfo(
-            expires=0, q=-1, callid=callid, cseq=cseq,
-            flags=FL_MEM if flags.memory_only else FL_NONE, cflags=cflags,
-            user_agent=user_agent, received=received, path=path, socket=socket,
-            methods=self._allow_methods(msg), last_modified=now,
-        )
+        # positional: ContactInfo's field order (expires, q, callid, cseq, flags, cflags,
+        # user_agent, received, path, socket, methods, last_modified); keywords cost more
+        return ContactInfo(0, -1, callid, cseq, FL_MEM if flags.memory_only else FL_NONE, cflags,
+                           user_agent, received, path, socket, self._allow_methods(msg), now)
 
     def _allow_methods(self, msg: Any) -> frozenset[str] | None:
-        if not msg.has("allow"):
+        if msg.get("allow") is None:  # get() is a plain loop, has() a generator
             return None
         return frozenset(v.strip().upper() for v in msg.get_values("allow") if v.strip())
 
@@ -471,6 +479,7 @@ class RegistrarModule(Module):
     ) -> None:
         msg = ctx.msg
         common = self._common_info(ctx, flags, now)
+        common_received, common_methods = common.received, common.methods
         record = location.get_record(aor)
         received_avp = None
         if self._received_key is not None:
@@ -509,16 +518,19 @@ class RegistrarModule(Module):
                 if not expires:
                     location.delete_contact(record, existing)
                 else:
-                    location.update_contact(record, existing, self._info(common, contact, expires, q, received_avp))
+                    location.update_contact(record, existing, self._info(
+                        common, common_received, common_methods, contact, expires, q, received_avp))
             elif expires:
                 # a contact listed twice in one REGISTER refreshes the first copy
                 record = location.get_record(aor)
                 if record is not None:
                     code, again = location.get_contact(record, contact.uri_text, common.callid, common.cseq + 1, now)
                     if code == FOUND and again is not None:
-                        location.update_contact(record, again, self._info(common, contact, expires, q, received_avp))
+                        location.update_contact(record, again, self._info(
+                            common, common_received, common_methods, contact, expires, q, received_avp))
                         continue
-                location.insert_contact(aor, contact.uri_text, self._info(common, contact, expires, q, received_avp))
+                location.insert_contact(aor, contact.uri_text, self._info(
+                    common, common_received, common_methods, contact, expires, q, received_avp))
 
         if limit and flags.force:
             record = location.get_record(aor)
@@ -527,23 +539,24 @@ class RegistrarModule(Module):
                 for oldest in sorted(valid, key=lambda c: c.last_modified)[: max(0, len(valid) - limit)]:
                     location.delete_contact(record, oldest)
 
-    def _info(self, common: ContactInfo, contact: NameAddr, expires: int, q: int, received_avp: str | None) -> ContactInfo:
-        received = common.received
+    @staticmethod
+    def _info(common: ContactInfo, received: str | None, methods: frozenset[str] | None, contact: NameAddr,
+              expires: int, q: int, received_avp: str | None) -> ContactInfo:
+        """``common`` completed for one contact (in place: usrloc copies what it keeps);
+        ``received`` and ``methods`` are the message's, before any contact changed them."""
         if received is None:
             param = contact.param("received")
             received = unquote_string(param) if param else received_avp
-        methods = common.methods
         methods_param = contact.param("methods")
         if methods_param:
             methods = frozenset(
                 m.strip().upper() for m in unquote_string(methods_param).split(",") if m.strip()
             )
-        return ContactInfo(
-            expires=expires, q=q, callid=common.callid, cseq=common.cseq, flags=common.flags,
-            cflags=common.cflags, user_agent=common.user_agent, received=received,
-            path=common.path, socket=common.socket, methods=methods,
-            last_modified=common.last_modified,
-        )
+        common.expires = expires
+        common.q = q
+        common.received = received
+        common.methods = methods
+        return common
 
     def _contact_header(self, record: Any, now: int) -> str | None:
         parts = []

@@ -306,6 +306,12 @@ def _multipart_parts(content_type: str, body: bytes) -> list[tuple[str, bytes]] 
 PRIVACY_VALUES = frozenset({"header", "session", "user", "none", "critical", "id"})
 
 
+@lru_cache(maxsize=64)
+def _method_set(methods: str) -> frozenset[str]:
+    """is_method()'s "INVITE|REGISTER" as a set (scripts hold a few of these constants)."""
+    return frozenset(m.strip().upper() for m in methods.split("|") if m.strip())
+
+
 @register_module
 class TextopsModule(Module):
     name = "textops"
@@ -538,8 +544,7 @@ class TextopsModule(Module):
             method = msg.method
         except ParseError:
             return -1
-        wanted = {m.strip().upper() for m in methods.split("|") if m.strip()}
-        return 1 if method.upper() in wanted else -1
+        return 1 if method.upper() in _method_set(methods) else -1
 
     # -- body ---------------------------------------------------------------
     @function("has_body", "str", optional=1, routes=ALL_MSG_ROUTES)

@@ -57,7 +57,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from ..db import check_identifier, db_to_time, time_to_db
 from ..errors import DBError
@@ -83,9 +83,12 @@ INVALID_CSEQ = -1
 RETRANSMISSION = -2
 
 
-@dataclass
+@dataclass(slots=True)
 class ContactInfo:
-    """What a REGISTER says about one contact (usrloc's ucontact_info)."""
+    """What a REGISTER says about one contact (usrloc's ucontact_info).
+
+    usrloc copies the fields and never keeps the object, so a caller may reuse
+    one for several contacts."""
 
     expires: float
     q: int = -1  # q * 1000, -1 = unspecified
@@ -101,10 +104,7 @@ class ContactInfo:
     last_modified: float = 0.0
 
 
-_INFO_FIELDS = tuple(f.name for f in dataclasses.fields(ContactInfo))
-
-
-@dataclass
+@dataclass(slots=True)
 class Contact:
     """One binding of an AOR (usrloc's ucontact)."""
 
@@ -127,16 +127,33 @@ class Contact:
         """Not expired; expires 0 means permanent (1.6's VALID_CONTACT, e.g. ``ul add ... 0``)."""
         return self.expires == 0 or self.expires > now
 
+    @classmethod
+    def from_info(cls, aor: str, contact: str, info: ContactInfo) -> "Contact":
+        return cls(aor, contact, info.expires, info.q, info.callid, info.cseq, info.flags, info.cflags,
+                   info.user_agent, info.received, info.path, info.socket, info.methods,
+                   info.last_modified)
+
     def update(self, info: ContactInfo) -> None:
         """Take every field of ``info`` (Contact has them all, under the same names)."""
-        for name in _INFO_FIELDS:
-            setattr(self, name, getattr(info, name))
+        # spelled out: a loop of getattr/setattr over the field names costs twice as much
+        self.expires = info.expires
+        self.q = info.q
+        self.callid = info.callid
+        self.cseq = info.cseq
+        self.flags = info.flags
+        self.cflags = info.cflags
+        self.user_agent = info.user_agent
+        self.received = info.received
+        self.path = info.path
+        self.socket = info.socket
+        self.methods = info.methods
+        self.last_modified = info.last_modified
 
     def allows(self, method: str) -> bool:
         return self.methods is None or method.upper() in self.methods
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """All contacts of one AOR (usrloc's urecord)."""
 
@@ -513,11 +530,11 @@ class Location:
         self.matching_mode = matching_mode
         self.cseq_delay = cseq_delay
         self.expired_total = 0
+        # get_record(aor) -> Record | None: the storage's own get (save() looks a record
+        # up several times, a forwarding method would add a call each time)
+        self.get_record: Callable[[str], Record | None] = self.storage.get
 
     # -- records ------------------------------------------------------------
-    def get_record(self, aor: str) -> Record | None:
-        return self.storage.get(aor)
-
     def records(self) -> Iterator[Record]:
         return self.storage.records()
 
@@ -563,8 +580,7 @@ class Location:
     # (DBError), the table is left as it was and registrar answers 500.
     def insert_contact(self, aor: str, contact_uri: str, info: ContactInfo) -> Contact:
         record = self.storage.get(aor)
-        contact = Contact(aor, contact_uri, info.expires)
-        contact.update(info)
+        contact = Contact.from_info(aor, contact_uri, info)
         self.storage.contact_added(contact)
         if record is None:
             record = Record(aor)

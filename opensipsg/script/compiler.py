@@ -8,6 +8,8 @@ Running a route is then only calling closures -- nothing looks at the AST again.
 Control flow (reference 1.3/1.4) uses three private exceptions: ``_Stop`` (exit,
 drop, ``return(0)`` and any action returning 0: ends the whole top-level run),
 ``_Return`` (ends the current route) and ``_Break`` (ends a switch case).
+Each raise makes a new instance: re-raising one shared instance chains every
+run's traceback onto it, which kept all the frames (and messages) alive.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from ..sip.uri import parse_uri
 from . import ast
 from . import core_functions  # noqa: F401 - registers the core functions
 from . import pvars  # noqa: F401 - registers the core pseudo-variables
-from .context import ErrorInfo
+from .context import NO_ERROR, ErrorInfo
 from .parser import parse_format, parse_pv
 from .pvars import PV, build_pv, parse_avp_aliases
 from .regex import compile_ere
@@ -56,8 +58,6 @@ class _Break(Exception):
     """break inside a switch case."""
 
 
-_STOP = _Stop()
-_BREAK = _Break()
 
 
 # --- formats ----------------------------------------------------------------------
@@ -442,18 +442,18 @@ class _Compiler:
 
     def s_Exit(self, stmt: ast.Exit) -> Action:
         def exit_(ctx: Any) -> int:
-            raise _STOP
+            raise _Stop
         return exit_
 
     def s_Drop(self, stmt: ast.Drop) -> Action:
         def drop(ctx: Any) -> int:
             ctx.dropped = True
-            raise _STOP
+            raise _Stop
         return drop
 
     def s_Break(self, stmt: ast.Break) -> Action:
         def break_(ctx: Any) -> int:
-            raise _BREAK
+            raise _Break
         return break_
 
     def s_Return(self, stmt: ast.Return) -> Action:
@@ -480,17 +480,22 @@ class _Compiler:
             else:
                 r = 1
             if r == 0:
-                raise _STOP
+                raise _Stop
             ctx.retcode = r
             raise _Return(r)
         return return_pv
 
     def s_If(self, stmt: ast.If) -> Action:
-        cond = self.cond(stmt.cond)
+        # ``test(ctx) > 0`` is the condition: for the commonest ones, f(..) and !f(..), test
+        # is the call itself (its return code), which saves the two closures cond() wraps
+        # around it; else test is cond() (a bool, and True > 0).
+        test, truth = self.call_condition(stmt.cond)
+        if test is None:
+            test, truth = self.cond(stmt.cond), True
         then = self.block(stmt.then)
         if stmt.else_ is None:
             def if_(ctx: Any) -> int:
-                if cond(ctx):
+                if (test(ctx) > 0) is truth:
                     r = then(ctx)
                     ctx.retcode = r
                     return r
@@ -499,10 +504,19 @@ class _Compiler:
         else_ = self.block(stmt.else_)
 
         def if_else(ctx: Any) -> int:
-            r = then(ctx) if cond(ctx) else else_(ctx)
+            r = then(ctx) if (test(ctx) > 0) is truth else else_(ctx)
             ctx.retcode = r
             return r
         return if_else
+
+    def call_condition(self, expr: Any) -> tuple[Action | None, bool]:
+        """(call closure, wanted truth) when ``expr`` is ``f(...)`` or ``!f(...)``, else (None, _)."""
+        truth = True
+        if isinstance(expr, ast.Not):
+            expr, truth = expr.expr, False
+        if isinstance(expr, ast.CallExpr) and isinstance(expr.call, ast.Call):
+            return self.call(expr.call), truth
+        return None, truth
 
     def s_While(self, stmt: ast.While) -> Action:
         cond = self.cond(stmt.cond)
@@ -719,7 +733,7 @@ class _Compiler:
                     r = _coerce(r)
                 ctx.retcode = r
                 if r == 0:
-                    raise _STOP
+                    raise _Stop
                 return r
             return call0
         if n == 1:
@@ -734,7 +748,7 @@ class _Compiler:
                     r = _coerce(r)
                 ctx.retcode = r
                 if r == 0:
-                    raise _STOP
+                    raise _Stop
                 return r
             return call1
         if n == 2:
@@ -749,7 +763,7 @@ class _Compiler:
                     r = _coerce(r)
                 ctx.retcode = r
                 if r == 0:
-                    raise _STOP
+                    raise _Stop
                 return r
             return call2
 
@@ -762,7 +776,7 @@ class _Compiler:
                 r = _coerce(r)
             ctx.retcode = r
             if r == 0:
-                raise _STOP
+                raise _Stop
             return r
         return calln
 
@@ -785,7 +799,7 @@ class _Compiler:
                     pass
                 finally:
                     ctx.route_type = saved_type
-                ctx.error = ErrorInfo()
+                ctx.error = NO_ERROR
                 return -1
             log.error("%s: %s() failed: %s", pos, name, exc.reason)
             return -1
@@ -793,6 +807,7 @@ class _Compiler:
 
     # -- conditions -------------------------------------------------------------------------
     def cond(self, expr: Any) -> Cond:
+        """A closure returning a real bool (s_If compares it with 0)."""
         kind = type(expr).__name__
         if kind == "BoolOp":
             left, right = self.cond(expr.left), self.cond(expr.right)
@@ -906,9 +921,10 @@ class _Compiler:
         def check(ctx: Any, value: Value) -> bool:
             if value is None:
                 return False
-            text = str(value).strip()
+            text = (value if value.__class__ is str else str(value)).strip()
             host, port = text, 0
-            if ":" in text and text.split(":", 1)[0].lower() in ("sip", "sips", "tel"):
+            scheme, colon, _ = text.partition(":")
+            if colon and scheme.lower() in ("sip", "sips", "tel"):
                 try:
                     uri = parse_uri(text)
                 except OpensipsgError:

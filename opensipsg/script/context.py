@@ -93,7 +93,7 @@ class AvpStore:
         return len(self._values)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ErrorInfo:
     """``$err.*``: the last error recorded while running a route."""
 
@@ -102,6 +102,9 @@ class ErrorInfo:
     info: str = ""
     rcode: int = 0
     rreason: str = ""
+
+
+NO_ERROR = ErrorInfo()  # shared by every context (ErrorInfo is immutable)
 
 
 class RouteContext:
@@ -146,7 +149,6 @@ class RouteContext:
         core: Any,
         msg: Any,
         route_type: RouteType = RouteType.REQUEST,
-        *,
         src_ip: str = "",
         src_port: int = 0,
         proto: str = "udp",
@@ -185,7 +187,7 @@ class RouteContext:
         self.reply_code = 0
         # routes armed with t_on_failure / t_on_reply / t_on_branch: kind -> route name
         self.armed: dict[str, str] = {}
-        self.error = ErrorInfo()
+        self.error = NO_ERROR
         self.branch_index: int | None = None
         # per-message data that modules keep (e.g. rr's route params, auth's checked credentials)
         self.extra: dict[str, Any] = {}

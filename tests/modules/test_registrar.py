@@ -355,6 +355,22 @@ def test_usrloc_desc_time_order_and_callid_matching():
     assert callid_mode.get_contact(rec, "sip:1@x", "c1", 2, 0)[0] == FOUND
 
 
+def test_usrloc_contact_takes_every_contact_info_field():
+    # Contact.from_info/update copy the fields one by one: a new field must not be forgotten
+    import dataclasses
+
+    from opensipsg.modules.usrloc import Contact, ContactInfo
+
+    names = [f.name for f in dataclasses.fields(ContactInfo)]
+    info = ContactInfo(**{name: f"v-{name}" for name in names})
+    fresh = Contact.from_info("aor", "sip:1@x", info)
+    updated = Contact("aor", "sip:1@x", 0)
+    updated.update(info)
+    for contact in (fresh, updated):
+        assert {name: getattr(contact, name) for name in names} == {name: f"v-{name}" for name in names}
+        assert (contact.aor, contact.contact) == ("aor", "sip:1@x")
+
+
 def test_usrloc_timer_greenlet(core):
     gevent = pytest.importorskip("gevent")
     usrloc = UsrlocModule(core)

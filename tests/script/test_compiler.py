@@ -925,3 +925,36 @@ def test_main_route_is_lean():
         ctx = RouteContext(core, msg, RouteType.REQUEST, src_ip="192.168.1.2", src_port=5060)
         script.run("request", "0", ctx)
     assert time.perf_counter() - start < 5  # generous sanity bound only
+
+
+def test_finished_runs_keep_nothing_alive():
+    # exit/break/a 0 return code end a run with an exception: its traceback must not
+    # outlive the run (a shared exception instance once chained every run's frames)
+    import gc
+    import weakref
+
+    script, core, mods = build(LOAD + """
+route {
+    switch ($rm) { case "INVITE": rec("i"); break; default: rec("d"); }
+    route(1);
+}
+route[1] { if (code("zero")) { rec("no"); } exit; }
+""")
+    mods["testmod"].codes["code:zero"] = 0
+    class Probe:
+        pass
+
+    refs = []
+    gc.collect()
+    gc.disable()  # refcounting alone must free them
+    try:
+        for _ in range(3):
+            ctx = make_ctx(core)
+            ctx.extra["probe"] = probe = Probe()
+            refs.append(weakref.ref(probe))
+            del probe
+            assert script.run("request", "0", ctx) == 0
+            del ctx
+        assert [r() for r in refs] == [None, None, None]
+    finally:
+        gc.enable()
