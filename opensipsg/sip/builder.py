@@ -3,7 +3,9 @@ and CANCELs (9.1). Pure functions on parsed messages."""
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
+from ..errors import ParseError
 from .message import ENCODING, ERRORS, Header, Request, Response, header_from_line
 
 MAGIC_COOKIE = "z9hG4bK"
@@ -84,6 +86,13 @@ def build_reply(
 _REPLY_COPIES = frozenset(("via", "from", "to", "call-id", "cseq"))
 
 
+@lru_cache(maxsize=256)
+def _line_name(spelled: str) -> str:
+    """The normalized name of an extra reply line from its text before ':' (the
+    same few lines come again and again: one dict probe instead of a Header)."""
+    return header_from_line(f"{spelled}:").name
+
+
 def build_reply_bytes(
     request: Request,
     status: int,
@@ -108,15 +117,17 @@ def build_reply_bytes(
     length = len(body)
     has_length = False
     for line in headers:
-        header = header_from_line(line)  # (ParseError on a bad line, as build_reply)
-        if header.name == "content-length":
+        spelled, colon, value = line.partition(":")
+        if not colon:
+            raise ParseError("bad header line")
+        if _line_name(spelled) == "content-length":  # (ParseError on a bad line, as build_reply)
             if has_length:
                 continue
             has_length = True
-            if header.value != str(length):
-                add(f"{header.raw.partition(':')[0].strip()}: {length}")
+            if value.strip() != str(length):
+                add(f"{spelled.strip()}: {length}")
                 continue
-        add(header.raw)
+        add(line.rstrip("\r\n"))
     if not has_length:
         add(f"Content-Length: {length}")
     add("")

@@ -68,7 +68,8 @@ def test_build_reply_bytes_matches_build_reply(status, to_tag, body):
 
 def test_build_reply_bytes_refuses_a_bad_extra_line():
     request = parse(REQUESTS[0])
-    with pytest.raises(ParseError):
-        build_reply(request, 200, "OK", "t", ["no colon here"])
-    with pytest.raises(ParseError):
-        build_reply_bytes(request, 200, "OK", "t", ["no colon here"])
+    for bad in ("no colon here", "NoColon", "Bad Name: x", ": empty"):
+        with pytest.raises(ParseError):
+            build_reply(request, 200, "OK", "t", [bad])
+        with pytest.raises(ParseError):
+            build_reply_bytes(request, 200, "OK", "t", ["Server: x", bad])
