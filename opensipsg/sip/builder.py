@@ -93,14 +93,8 @@ def _line_name(spelled: str) -> str:
     return header_from_line(f"{spelled}:").name
 
 
-def build_reply_bytes(
-    request: Request,
-    status: int,
-    reason: str | None = None,
-    to_tag: str | None = None,
-    headers: list[str] | tuple[str, ...] = (),
-    body: bytes = b"",
-) -> bytes:
+def build_reply_bytes(request: Request, status: int, reason: str | None = None, to_tag: str | None = None,
+                      headers: list[str] | tuple[str, ...] = (), body: bytes = b"") -> bytes:
     """``build_reply(...).to_bytes()`` without the Response: the datagram written
     straight from the request's header lines (stateless replies need no more)."""
     lines = [f"SIP/2.0 {status} {reason if reason is not None else reason_phrase(status)}"]
