@@ -300,8 +300,8 @@ class Core:
     def receive(self, data: bytes, src_ip: str, src_port: int, listener: Listener, conn: Any) -> None:
         """Entry point of every message (runs in a greenlet of its own)."""
         try:
-            if not data.strip(b"\r\n \t\x00"):
-                return  # keep-alive
+            if data[:1] in _BLANK and not data.strip(_BLANK):
+                return  # keep-alive (a message starts with a letter: strip() copies it all)
             try:
                 msg = parse(data, stream=conn is not None)
             except ParseError as exc:
@@ -550,6 +550,8 @@ def _reply_address(request: Request, proto: str, src_ip: str, src_port: int) -> 
         port = via.port or DEFAULT_PORT
     return "udp", host.strip("[]"), port
 
+
+_BLANK = b"\r\n \t\x00"
 
 # sl's per-class reply counters, by status // 100
 _SL_CLASS_STATS = {n: f"sl:{n}xx_replies" for n in range(1, 7)}

@@ -396,17 +396,17 @@ class RegistrarModule(Module):
             msg.cseq
         except ParseError:
             raise RegistrarError(400, "Message parse error") from None
+        has_star = False
         try:
             contacts = msg.contacts
             for contact in contacts:
-                if not contact.is_star:
+                if contact.uri_text == "*":  # (is_star, without the property call)
+                    has_star = True
+                else:
                     parse_uri(contact.uri_text)
         except ParseError:
             raise RegistrarError(400, "Contact parse error") from None
-        if not contacts:
-            return [], False
-        stars = [c for c in contacts if c.is_star]
-        if not stars:
+        if not has_star:
             return contacts, False
         if len(contacts) > 1:
             raise RegistrarError(400, "* used in contact and more than 1 contact")
