@@ -11,7 +11,7 @@ import logging
 import socket
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import SERVER_NAME, __version__
@@ -19,7 +19,7 @@ from .errors import ConfigError, OpensipsgError, ParseError, ScriptError
 from .registry import RouteType
 from .script.ast import Config
 from .script.context import RouteContext
-from .sip.builder import build_reply, make_branch, make_tag
+from .sip.builder import build_reply, build_reply_bytes, make_branch, make_tag
 from .sip.message import Request, Response, SipMessage, parse
 from .sip.uri import parse_uri
 from .statistics import Statistics
@@ -38,10 +38,11 @@ class Listener:
     port: int
     advertised_host: str
     advertised_port: int
+    # "proto:host:port", the transports' key: computed once, read on every send
+    name: str = field(init=False, compare=False)
 
-    @property
-    def name(self) -> str:
-        return f"{self.proto}:{self.host}:{self.port}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", f"{self.proto}:{self.host}:{self.port}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,8 +300,8 @@ class Core:
     def receive(self, data: bytes, src_ip: str, src_port: int, listener: Listener, conn: Any) -> None:
         """Entry point of every message (runs in a greenlet of its own)."""
         try:
-            if not data.strip(b"\r\n \t\x00"):
-                return  # keep-alive
+            if data[:1] in _BLANK and not data.strip(_BLANK):
+                return  # keep-alive (a message starts with a letter: strip() copies it all)
             try:
                 msg = parse(data, stream=conn is not None)
             except ParseError as exc:
@@ -366,10 +367,15 @@ class Core:
         body: bytes = b"", to_tag: str | None = None,
     ) -> Response:
         request = ctx.request
+        lines = self._reply_lines(ctx, headers)
+        return build_reply(request, status, reason, to_tag or self._sl_to_tag(request), lines, body)
+
+    def _reply_lines(self, ctx: RouteContext, headers: list[str] | tuple[str, ...]) -> list[str]:
+        """The extra lines of a reply: append_to_reply()'s, the caller's, Server."""
         lines = [*ctx.extra.get("reply_headers", ()), *headers]
         if self.params.server_signature:
             lines.append(self.params.server_header)
-        return build_reply(request, status, reason, to_tag or self._sl_to_tag(request), lines, body)
+        return lines
 
     def sl_send_reply(
         self, ctx: RouteContext, status: int, reason: str, headers: list[str] | tuple[str, ...] = (),
@@ -379,7 +385,9 @@ class Core:
         request = ctx.request
         if request is None or request.method == "ACK":
             return -1
-        data = self.make_reply(ctx, status, reason, headers, body).to_bytes()
+        lines = self._reply_lines(ctx, headers)
+        # the bytes of make_reply(...).to_bytes(), without building the Response
+        data = build_reply_bytes(request, status, reason, self._sl_to_tag(request), lines, body)
         ctx.reply_code = status
         proto, ip, port = _reply_address(request, ctx.proto, ctx.src_ip, ctx.src_port)
         ok = self._send(proto, ip, port, data, ctx.listener, ctx.extra.get("conn"))
@@ -542,6 +550,8 @@ def _reply_address(request: Request, proto: str, src_ip: str, src_port: int) -> 
         port = via.port or DEFAULT_PORT
     return "udp", host.strip("[]"), port
 
+
+_BLANK = b"\r\n \t\x00"
 
 # sl's per-class reply counters, by status // 100
 _SL_CLASS_STATS = {n: f"sl:{n}xx_replies" for n in range(1, 7)}

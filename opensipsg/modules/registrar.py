@@ -166,6 +166,23 @@ def parse_q(text: str) -> int:
     return int(digits)
 
 
+def _contact_params(params: Any) -> tuple[str | None, str | None, str | None, str | None]:
+    """(expires, q, received, methods) of a Contact in one pass over its parameters,
+    as find_param() gives each: the first one, '' when value-less, None when absent."""
+    found: dict[str, str] = {}
+    for name, value in params:  # (usually none: the loop beats four find_param calls)
+        key = name.lower()
+        if key in _CONTACT_PARAMS and key not in found:
+            found[key] = "" if value is None else value
+    if not found:
+        return None, None, None, None
+    get = found.get
+    return get("expires"), get("q"), get("received"), get("methods")
+
+
+_CONTACT_PARAMS = frozenset(("expires", "q", "received", "methods"))
+
+
 def q_text(q: int) -> str:
     """q*1000 -> the shortest qvalue text (500 -> '0.5', 1000 -> '1')."""
     if q >= 1000:
@@ -289,10 +306,10 @@ class RegistrarModule(Module):
             return now + self.default_expires
         return 0 if value == 0 else now + value
 
-    def _contact_expires(self, msg: Any, contact: NameAddr, now: int) -> int:
-        param = contact.param("expires")
+    def _contact_expires(self, param: str | None, header_expires: int, now: int) -> int:
+        """Absolute expiry of a contact from its expires parameter, else the header's."""
         if param is None or param == "":
-            expires = self._header_expires(msg, now)
+            expires = header_expires
         else:
             text = param.strip()
             value = int(text) if text.isdigit() and len(text) <= 10 else self.default_expires
@@ -303,8 +320,7 @@ class RegistrarModule(Module):
             expires = now + self.max_expires
         return expires
 
-    def _contact_q(self, contact: NameAddr) -> int:
-        param = contact.param("q")
+    def _contact_q(self, param: str | None) -> int:
         if param is None or param == "":
             return self.default_q
         try:
@@ -380,17 +396,17 @@ class RegistrarModule(Module):
             msg.cseq
         except ParseError:
             raise RegistrarError(400, "Message parse error") from None
+        has_star = False
         try:
             contacts = msg.contacts
             for contact in contacts:
-                if not contact.is_star:
+                if contact.uri_text == "*":  # (is_star, without the property call)
+                    has_star = True
+                else:
                     parse_uri(contact.uri_text)
         except ParseError:
             raise RegistrarError(400, "Contact parse error") from None
-        if not contacts:
-            return [], False
-        stars = [c for c in contacts if c.is_star]
-        if not stars:
+        if not has_star:
             return contacts, False
         if len(contacts) > 1:
             raise RegistrarError(400, "* used in contact and more than 1 contact")
@@ -486,11 +502,13 @@ class RegistrarModule(Module):
             value = ctx.avps.get(self._received_key)
             received_avp = value if isinstance(value, str) and value else None
 
-        planned: list[tuple[NameAddr, int, int, int, Contact | None]] = []
+        planned: list[tuple[str, int, int, int, Contact | None, str | None, str | None]] = []
         count = len(record.valid_contacts(now)) if record is not None else 0
+        header_expires = self._header_expires(msg, now)
         for contact in contacts:
-            expires = self._contact_expires(msg, contact, now)
-            q = self._contact_q(contact)
+            expires_param, q_param, received_param, methods_param = _contact_params(contact.params)
+            expires = self._contact_expires(expires_param, header_expires, now)
+            q = self._contact_q(q_param)
             if record is not None:
                 code, existing = location.get_contact(record, contact.uri_text, common.callid, common.cseq, now)
             else:
@@ -503,14 +521,14 @@ class RegistrarModule(Module):
                 count += 1
             elif code == FOUND and not expires and existing is not None and existing.is_valid(now):
                 count -= 1
-            planned.append((contact, expires, q, code, existing))
+            planned.append((contact.uri_text, expires, q, code, existing, received_param, methods_param))
 
         limit = flags.max_contacts if flags.max_contacts is not None else self.max_contacts
         if limit and count > limit and not flags.force:
             log.info("registrar: too many contacts for AOR <%s>", aor)
             raise RegistrarError(503, "Too many registered contacts")
 
-        for contact, expires, q, code, existing in planned:
+        for uri_text, expires, q, code, existing, received_param, methods_param in planned:
             if code == FOUND and existing is not None:
                 record = location.get_record(aor)
                 if record is None:
@@ -519,18 +537,21 @@ class RegistrarModule(Module):
                     location.delete_contact(record, existing)
                 else:
                     location.update_contact(record, existing, self._info(
-                        common, common_received, common_methods, contact, expires, q, received_avp))
+                        common, common_received, common_methods, received_param, methods_param,
+                        expires, q, received_avp))
             elif expires:
                 # a contact listed twice in one REGISTER refreshes the first copy
                 record = location.get_record(aor)
                 if record is not None:
-                    code, again = location.get_contact(record, contact.uri_text, common.callid, common.cseq + 1, now)
+                    code, again = location.get_contact(record, uri_text, common.callid, common.cseq + 1, now)
                     if code == FOUND and again is not None:
                         location.update_contact(record, again, self._info(
-                            common, common_received, common_methods, contact, expires, q, received_avp))
+                            common, common_received, common_methods, received_param, methods_param,
+                            expires, q, received_avp))
                         continue
-                location.insert_contact(aor, contact.uri_text, self._info(
-                    common, common_received, common_methods, contact, expires, q, received_avp))
+                location.insert_contact(aor, uri_text, self._info(
+                    common, common_received, common_methods, received_param, methods_param,
+                    expires, q, received_avp))
 
         if limit and flags.force:
             record = location.get_record(aor)
@@ -540,14 +561,14 @@ class RegistrarModule(Module):
                     location.delete_contact(record, oldest)
 
     @staticmethod
-    def _info(common: ContactInfo, received: str | None, methods: frozenset[str] | None, contact: NameAddr,
+    def _info(common: ContactInfo, received: str | None, methods: frozenset[str] | None,
+              received_param: str | None, methods_param: str | None,
               expires: int, q: int, received_avp: str | None) -> ContactInfo:
         """``common`` completed for one contact (in place: usrloc copies what it keeps);
-        ``received`` and ``methods`` are the message's, before any contact changed them."""
+        ``received`` and ``methods`` are the message's, before any contact changed them;
+        ``received_param`` and ``methods_param`` the contact's parameters."""
         if received is None:
-            param = contact.param("received")
-            received = unquote_string(param) if param else received_avp
-        methods_param = contact.param("methods")
+            received = unquote_string(received_param) if received_param else received_avp
         if methods_param:
             methods = frozenset(
                 m.strip().upper() for m in unquote_string(methods_param).split(",") if m.strip()

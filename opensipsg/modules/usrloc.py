@@ -533,6 +533,10 @@ class Location:
         # get_record(aor) -> Record | None: the storage's own get (save() looks a record
         # up several times, a forwarding method would add a call each time)
         self.get_record: Callable[[str], Record | None] = self.storage.get
+        # whether the storage's change hooks do something (not for memory only): else
+        # insert and update skip calling them, and update skips the copy it hands them
+        self._hooked = any(getattr(type(self.storage), hook, None) is not getattr(MemoryStorage, hook)
+                           for hook in ("contact_added", "contact_updated"))
 
     # -- records ------------------------------------------------------------
     def records(self) -> Iterator[Record]:
@@ -581,7 +585,8 @@ class Location:
     def insert_contact(self, aor: str, contact_uri: str, info: ContactInfo) -> Contact:
         record = self.storage.get(aor)
         contact = Contact.from_info(aor, contact_uri, info)
-        self.storage.contact_added(contact)
+        if self._hooked:
+            self.storage.contact_added(contact)
         if record is None:
             record = Record(aor)
             self.storage.put(record)
@@ -589,9 +594,10 @@ class Location:
         return contact
 
     def update_contact(self, record: Record, contact: Contact, info: ContactInfo) -> None:
-        updated = dataclasses.replace(contact)
-        updated.update(info)
-        self.storage.contact_updated(updated)
+        if self._hooked:
+            updated = dataclasses.replace(contact)
+            updated.update(info)
+            self.storage.contact_updated(updated)
         old_q = contact.q
         contact.update(info)
         if self.desc_time_order or old_q != contact.q:

@@ -131,12 +131,12 @@ class RouteContext:
         "branches",
         "flags",
         "sflags",
-        "avps",
+        "_avps",
         "retcode",
         "stop",
         "dropped",
         "reply_code",
-        "armed",
+        "_armed",
         "error",
         "branch_index",
         "extra",
@@ -180,19 +180,41 @@ class RouteContext:
         self.branches: list[Branch] = []
         self.flags = 0
         self.sflags = 0
-        self.avps = AvpStore()
+        self._avps: AvpStore | None = None  # made on first use: most requests use none
         self.retcode = 1
         self.stop = False
         self.dropped = False
         self.reply_code = 0
-        # routes armed with t_on_failure / t_on_reply / t_on_branch: kind -> route name
-        self.armed: dict[str, str] = {}
+        self._armed: dict[str, str] | None = None  # see armed
         self.error = NO_ERROR
         self.branch_index: int | None = None
         # per-message data that modules keep (e.g. rr's route params, auth's checked credentials)
         self.extra: dict[str, Any] = {}
         self.depth = 0
         self._ruri_cache: tuple[str, Any] | None = None
+
+    @property
+    def avps(self) -> AvpStore:
+        avps = self._avps
+        if avps is None:
+            avps = self._avps = AvpStore()
+        return avps
+
+    @avps.setter
+    def avps(self, value: AvpStore) -> None:
+        self._avps = value  # (tm shares the transaction's store with its routes)
+
+    @property
+    def armed(self) -> dict[str, str]:
+        """Routes armed with t_on_failure / t_on_reply / t_on_branch: kind -> route name."""
+        armed = self._armed
+        if armed is None:
+            armed = self._armed = {}
+        return armed
+
+    @armed.setter
+    def armed(self, value: dict[str, str]) -> None:
+        self._armed = value
 
     # -- the Request-URI as routed (after rewrites) ----------------------------
     @property

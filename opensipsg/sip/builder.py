@@ -3,8 +3,10 @@ and CANCELs (9.1). Pure functions on parsed messages."""
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
-from .message import Header, Request, Response, header_from_line
+from ..errors import ParseError
+from .message import ENCODING, ERRORS, Header, Request, Response, header_from_line
 
 MAGIC_COOKIE = "z9hG4bK"
 
@@ -79,6 +81,52 @@ def build_reply(
     response = Response(status, reason if reason is not None else reason_phrase(status), copied, body)
     response._index = index
     return response
+
+
+_REPLY_COPIES = frozenset(("via", "from", "to", "call-id", "cseq"))
+
+
+@lru_cache(maxsize=256)
+def _line_name(spelled: str) -> str:
+    """The normalized name of an extra reply line from its text before ':' (the
+    same few lines come again and again: one dict probe instead of a Header)."""
+    return header_from_line(f"{spelled}:").name
+
+
+def build_reply_bytes(request: Request, status: int, reason: str | None = None, to_tag: str | None = None,
+                      headers: list[str] | tuple[str, ...] = (), body: bytes = b"") -> bytes:
+    """``build_reply(...).to_bytes()`` without the Response: the datagram written
+    straight from the request's header lines (stateless replies need no more)."""
+    lines = [f"SIP/2.0 {status} {reason if reason is not None else reason_phrase(status)}"]
+    add = lines.append
+    tag_to = bool(to_tag) and status > 100 and not request.has_to_tag()
+    for header in request.headers:
+        name = header.name
+        if name in _REPLY_COPIES:
+            if tag_to and name == "to":
+                add(f"{header.raw.partition(':')[0].strip()}: {header.value};tag={to_tag}")
+            else:
+                add(header.raw)
+    # the extra lines as head_text() writes them: one Content-Length, fitting the body
+    length = len(body)
+    has_length = False
+    for line in headers:
+        spelled, colon, value = line.partition(":")
+        if not colon:
+            raise ParseError("bad header line")
+        if _line_name(spelled) == "content-length":  # (ParseError on a bad line, as build_reply)
+            if has_length:
+                continue
+            has_length = True
+            if value.strip() != str(length):
+                add(f"{spelled.strip()}: {length}")
+                continue
+        add(line.rstrip("\r\n"))
+    if not has_length:
+        add(f"Content-Length: {length}")
+    add("")
+    add("")
+    return "\r\n".join(lines).encode(ENCODING, ERRORS) + body
 
 
 def build_ack(sent: Request, response: Response) -> Request:

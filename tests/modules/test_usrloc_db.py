@@ -308,3 +308,28 @@ def test_mariadb_down_is_500_then_recovers(mariadb):
     for statement in drop_statements("mysql"):
         db.execute(statement)
     db.close()
+
+
+def test_change_hooks_skipped_only_for_plain_memory():
+    from opensipsg.modules.usrloc import Contact, ContactInfo, Location, MemoryStorage
+
+    class Recording(MemoryStorage):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[tuple[str, Contact]] = []
+
+        def contact_added(self, contact: Contact) -> None:
+            self.seen.append(("added", contact))
+
+        def contact_updated(self, contact: Contact) -> None:
+            self.seen.append(("updated", contact))
+
+    assert Location("location")._hooked is False
+    storage = Recording()
+    location = Location("location", storage)
+    assert location._hooked is True
+    contact = location.insert_contact("a", "sip:a@h", ContactInfo(100, callid="c", cseq=1))
+    location.update_contact(location.get_record("a"), contact, ContactInfo(200, callid="c", cseq=2))
+    assert [kind for kind, _ in storage.seen] == ["added", "updated"]
+    assert storage.seen[1][1].expires == 200 and storage.seen[1][1] is not contact
+    assert contact.expires == 200 and contact.cseq == 2
