@@ -780,18 +780,24 @@ class TransactionLayer:
         return merged
 
     def _relay_upstream(self, tx: ProxyTransaction, reply: Response, retransmission: bool = False) -> None:
+        self.stats.inc("tm:relayed_replies")
+        self.core.stats.inc("core:fwd_replies")
+        if reply.status != 503 and not self.callbacks["final_reply"]:
+            # the usual case: nobody sees the relayed copy, so serialise it without building it
+            data = reply.to_bytes_without_first_value("via")
+            self._send_upstream(tx, reply, local=False, retransmission=retransmission, data=data)
+            return
         out = reply.copy()
         out.remove_first_value("via")
         if out.status == 503:
             out.status = 500  # 1.6 relays a 503 as 500 (status digits only)
-        self.stats.inc("tm:relayed_replies")
-        self.core.stats.inc("core:fwd_replies")
         self._send_upstream(tx, out, local=False, retransmission=retransmission)
 
     def _send_upstream(self, tx: ProxyTransaction, reply: Response, local: bool,
-                       retransmission: bool = False) -> None:
+                       retransmission: bool = False, data: bytes | None = None) -> None:
         status = reply.status
-        data = reply.to_bytes()
+        if data is None:
+            data = reply.to_bytes()
         if local:
             self.stats.inc("tm:local_replies")
         if status >= 200:

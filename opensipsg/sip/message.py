@@ -489,16 +489,32 @@ class SipMessage:
         cache[key] = value
         return value
 
+    # The "via" cache entry holds either the list of every Via or, until something
+    # asks for that list, the top Via alone (relaying a reply needs only the top one).
     @property
     def vias(self) -> list[Via]:
         vias = self._cache.get("via")
-        if vias is None:
+        if vias.__class__ is not list:
             vias = self._cache["via"] = [parse_via(v) for v in self.get_values("via")]
         return vias  # type: ignore[return-value]
 
     @property
     def via1(self) -> Via:
-        vias = self._cache.get("via") or self.vias  # (read often: skip the second property)
+        cache = self._cache
+        found = cache.get("via")
+        if found is not None:
+            if found.__class__ is not list:
+                return found  # type: ignore[return-value]
+            if found:
+                return found[0]  # type: ignore[index]
+            raise ParseError("missing Via")
+        top = self.get("via")
+        if top:
+            element = top.partition(",")[0] if '"' not in top and "<" not in top else ""  # (else: the long way)
+            if element and not element.isspace():
+                via = cache["via"] = parse_via(element)
+                return via
+        vias = self.vias
         if not vias:
             raise ParseError("missing Via")
         return vias[0]
@@ -585,12 +601,13 @@ class SipMessage:
         return int(value)
 
     # -- serialization (first_line() comes from Request / Response) ---------
-    def head_text(self) -> str:
-        """Start line and headers as text, with a Content-Length that fits the body."""
+    def head_text(self, headers: list[Header] | None = None) -> str:
+        """Start line and headers (``headers`` in place of ours if given) as text,
+        with a Content-Length that fits the body."""
         lines = [self.first_line()]  # type: ignore[attr-defined]
         length = len(self.body)
         has_length = False
-        for header in self.headers:
+        for header in self.headers if headers is None else headers:
             if header.name == "content-length":
                 if has_length:
                     continue
@@ -608,6 +625,23 @@ class SipMessage:
 
     def to_bytes(self) -> bytes:
         return self.head_text().encode(ENCODING, ERRORS) + self.body
+
+    def to_bytes_without_first_value(self, name: str) -> bytes:
+        """The bytes of a copy without the first element of header ``name`` (a relayed
+        reply without our Via), leaving this message as it is."""
+        position = self._first(name)[1]
+        if position < 0:
+            return self.to_bytes()
+        headers = self.headers
+        values = headers[position].values()
+        if len(values) <= 1:
+            changed = headers[:position] + headers[position + 1:]
+        else:
+            header = headers[position]
+            spelled = header.raw.partition(":")[0].strip()
+            rest = ", ".join(values[1:])
+            changed = headers[:position] + [Header(header.name, rest, f"{spelled}: {rest}")] + headers[position + 1:]
+        return self.head_text(changed).encode(ENCODING, ERRORS) + self.body
 
     def __bytes__(self) -> bytes:
         return self.to_bytes()
@@ -838,7 +872,7 @@ def _check_request(request: Request) -> None:
     cseq = request.cseq
     if cseq.method.upper() != request.method.upper():
         raise ParseError("CSeq method does not match the request method")
-    request.via1  # parses every Via; raises ParseError when broken
+    request.via1  # parses the top Via; raises ParseError when broken (the others: when read)
     # From and To are parsed when first used (lazy): a broken one surfaces as a
     # ParseError there, which the script turns into a failed function / error_route
     mf = request.get("max-forwards")
