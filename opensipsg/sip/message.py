@@ -102,8 +102,11 @@ class Header:
     @classmethod
     def make(cls, name: str, value: str) -> "Header":
         """A header we create: canonical spelling unless the caller gave a spelling."""
-        # (islower() first: the usual lower-case name skips the generator)
-        spelled = canonical_name(name) if name.islower() or not any(c.isupper() for c in name) else name
+        # (ASCII names, as ours always are, decide without a generator)
+        if name.isascii():
+            spelled = canonical_name(name) if name.lower() == name else name
+        else:
+            spelled = canonical_name(name) if not any(c.isupper() for c in name) else name
         return cls(normalize_name(name), value, f"{spelled}: {value}")
 
     def values(self) -> list[str]:
