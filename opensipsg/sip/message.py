@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from ..errors import ParseError
 from .nameaddr import NameAddr, parse_name_addr, parse_params, split_header_values
@@ -119,9 +119,12 @@ class Header:
         return f"Header({self.raw!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Via:
-    """One Via element: ``SIP/2.0/UDP host:port;branch=...``."""
+class Via(NamedTuple):
+    """One Via element: ``SIP/2.0/UDP host:port;branch=...``.
+
+    Immutable. A named tuple rather than a frozen dataclass: the parser makes one
+    per message, and ``_new_via(Via, fields)`` costs a fraction of a frozen __init__.
+    """
 
     protocol: str  # e.g. "SIP/2.0/UDP"
     host: str
@@ -184,6 +187,8 @@ class Via:
         return text
 
 
+_new_via = tuple.__new__
+
 # The common shape in one match: "SIP/2.0/UDP host[:port][;params]" (host as
 # _valid_host takes it); anything else, and every error, takes the long way.
 _COMMON_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?(?:;(.*))?\Z", re.S)
@@ -197,8 +202,8 @@ def parse_via(text: str) -> Via:
     if common is not None:
         transport, host, port_text, params_text = common.groups()
         if port_text is None or int(port_text) <= 65535:
-            return Via(f"SIP/2.0/{transport.upper()}", host, None if port_text is None else int(port_text),
-                       parse_params(params_text) if params_text else (), raw=text)
+            return _new_via(Via, (f"SIP/2.0/{transport.upper()}", host, None if port_text is None else int(port_text),
+                                  parse_params(params_text) if params_text else (), text))
     return _parse_via_full(text)
 
 
