@@ -167,7 +167,7 @@ class RrModule(Module):
     def _insert_rr(self, ctx: Any, value: str) -> Header:
         msg = ctx.msg
         header = Header.make("Record-Route", value)
-        index = next((i for i, _ in msg.find("record-route")), 0)
+        index = max(msg._first("record-route")[1], 0)  # above the first Record-Route, else on top
         msg.headers.insert(index, header)
         msg._changed(header.name)  # only Record-Route changed: keep the parsed Via, CSeq, From...
         return header

@@ -881,22 +881,29 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     return Response(int(code), reason.strip(), headers, version=version)
 
 
+_REQUIRED_REQUEST_SET = frozenset(REQUIRED_REQUEST_HEADERS)
+
+
 def _check_request(request: Request) -> None:
     present = request._index or request._build_index()
-    for name in REQUIRED_REQUEST_HEADERS:
-        if name not in present:
-            raise ParseError(f"Missing {canonical_name(name)}")
-    if not request.call_id.strip():
+    if not present.keys() >= _REQUIRED_REQUEST_SET:  # (one set test for the usual complete request)
+        for name in REQUIRED_REQUEST_HEADERS:
+            if name not in present:
+                raise ParseError(f"Missing {canonical_name(name)}")
+    headers = request.headers
+    if not headers[present["call-id"]].value:  # (values are stripped)
         raise ParseError("empty Call-ID")
-    cseq = request.cseq
-    if cseq.method.upper() != request.method.upper():
+    method = request.cseq.method
+    if method != request.method and method.upper() != request.method.upper():
         raise ParseError("CSeq method does not match the request method")
     request.via1  # parses the top Via; raises ParseError when broken (the others: when read)
     # From and To are parsed when first used (lazy): a broken one surfaces as a
     # ParseError there, which the script turns into a failed function / error_route
-    mf = request.get("max-forwards")
-    if mf is not None and (not mf.strip().isdigit() or len(mf.strip()) > 3):
-        raise ParseError("bad Max-Forwards")
+    position = present.get("max-forwards")
+    if position is not None:
+        mf = headers[position].value
+        if not mf.isdigit() or len(mf) > 3:
+            raise ParseError("bad Max-Forwards")
 
 
 def _check_response(response: Response) -> None:
