@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Iterator, NamedTuple
 
 from ..errors import ParseError
-from .nameaddr import NameAddr, parse_name_addr, parse_params, split_header_values
+from .nameaddr import _SIMPLE_PARAM, NameAddr, parse_name_addr, parse_params, split_header_values
 
 MAX_MESSAGE_SIZE = 65535
 ENCODING = "utf-8"
@@ -191,7 +191,9 @@ _new_via = tuple.__new__
 
 # The common shape in one match: "SIP/2.0/UDP host[:port][;params]" (host as
 # _valid_host takes it); anything else, and every error, takes the long way.
-_COMMON_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?(?:;(.*))?\Z", re.S)
+# The params are matched as parse_params' fast path takes them, so they split without a second match.
+_COMMON_VIA = re.compile(rf"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?"
+                         rf"(?:;({_SIMPLE_PARAM}(?:;{_SIMPLE_PARAM})*))?\Z")
 
 
 @lru_cache(maxsize=2048)
@@ -202,8 +204,13 @@ def parse_via(text: str) -> Via:
     if common is not None:
         transport, host, port_text, params_text = common.groups()
         if port_text is None or int(port_text) <= 65535:
+            params: tuple[tuple[str, str | None], ...] = ()
+            if params_text:
+                for item in params_text.split(";"):
+                    name, eq, value = item.partition("=")
+                    params += ((name, value if eq else None),)
             return _new_via(Via, (f"SIP/2.0/{transport.upper()}", host, None if port_text is None else int(port_text),
-                                  parse_params(params_text) if params_text else (), text))
+                                  params, text))
     return _parse_via_full(text)
 
 

@@ -317,3 +317,14 @@ def test_bytes_without_the_top_via_leave_the_message_alone():
     copy.remove_first_value("via")
     assert single.to_bytes_without_first_value("via") == copy.to_bytes()
     assert b"proxy" not in copy.to_bytes()
+
+
+@pytest.mark.parametrize("text", [
+    "SIP/2.0/UDP a.example.com:5060;branch=z9hG4bK1;rport;received=1.2.3.4",
+    "SIP/2.0/tcp 10.0.0.1;branch=z9hG4bK-x;x=",
+    "SIP/2.0/UDP h:5060",
+    "SIP/2.0/UDP h;Branch=A;maddr=1.2.3.4;ttl=16",
+])
+def test_common_via_fast_path_matches_the_full_parser(text):
+    from opensipsg.sip.message import _parse_via_full, parse_via
+    assert parse_via(text) == _parse_via_full(text)
