@@ -616,10 +616,10 @@ class SipMessage:
         return int(value)
 
     # -- serialization (first_line() comes from Request / Response) ---------
-    def head_text(self, headers: list[Header] | None = None) -> str:
-        """Start line and headers (``headers`` in place of ours if given) as text,
-        with a Content-Length that fits the body."""
-        lines = [self.first_line()]  # type: ignore[attr-defined]
+    def head_text(self, headers: list[Header] | None = None, first_line: str | None = None) -> str:
+        """Start line and headers (``headers`` and ``first_line`` in place of ours if given)
+        as text, with a Content-Length that fits the body."""
+        lines = [first_line or self.first_line()]  # type: ignore[attr-defined]
         length = len(self.body)
         has_length = False
         for header in self.headers if headers is None else headers:
@@ -640,6 +640,11 @@ class SipMessage:
 
     def to_bytes(self) -> bytes:
         return self.head_text().encode(ENCODING, ERRORS) + self.body
+
+    def to_bytes_with(self, headers: list[Header], ruri: str) -> bytes:
+        """The bytes of a copy of this request with these headers and Request-URI."""
+        first_line = f"{self.method} {ruri} {self.version}"  # type: ignore[attr-defined]
+        return self.head_text(headers, first_line).encode(ENCODING, ERRORS) + self.body
 
     def to_bytes_without_first_value(self, name: str) -> bytes:
         """The bytes of a copy without the first element of header ``name`` (a relayed
