@@ -20,7 +20,7 @@ from .registry import RouteType
 from .script.ast import Config
 from .script.context import RouteContext
 from .sip.builder import build_reply, build_reply_bytes, make_branch, make_tag
-from .sip.message import Request, Response, SipMessage, parse
+from .sip.message import Header, Request, Response, SipMessage, parse
 from .sip.uri import parse_uri
 from .statistics import Statistics
 
@@ -474,11 +474,11 @@ class Core:
         listener = self.listener_for(destination.proto, ctx.listener)
         if listener is None:
             return -1
-        out = request.copy()
-        out.ruri = ctx.ruri
         seed = request.via1.branch or request.call_id
-        out.add_header("Via", self.outgoing_via(listener, make_branch("fwd", seed, str(request.cseq)), ctx), first=True)
-        if not self.send_to(destination, out.to_bytes(), listener):
+        via = self.outgoing_via(listener, make_branch("fwd", seed, str(request.cseq)), ctx)
+        # the request's bytes with our Via on top and the R-URI of the route; no copy of it is kept
+        data = request.to_bytes_with([Header("via", via, f"Via: {via}"), *request.headers], ctx.ruri)
+        if not self.send_to(destination, data, listener):
             return -6
         if script:
             self.stateless_forwarding = True

@@ -23,7 +23,7 @@ from .errors import ParseError
 from .registry import RouteType
 from .script.context import Branch, RouteContext
 from .sip.builder import build_ack, build_cancel, build_reply, make_branch, make_tag
-from .sip.message import Request, Response, Via
+from .sip.message import Header, Request, Response, Via
 from .sip.transaction import (
     Arm, ClientTransaction, Deliver, Disarm, Send, ServerTransaction, Terminate, Timers,
 )
@@ -476,12 +476,14 @@ class TransactionLayer:
             log.error("t_relay failed: no %s listener", dest.proto)
             return -6
         source = branch_ctx.msg if branch_ctx.msg is not None else ctx.request
-        out = source.copy()
-        out.ruri = target.uri
-        if target.path:
-            out.add_header("route", target.path, first=True)
         branch_id = make_branch("tm", str(tx.uac_id), str(index), tx.request.call_id)
-        out.add_header("Via", core.outgoing_via(listener, branch_id, branch_ctx), first=True)
+        via = core.outgoing_via(listener, branch_id, branch_ctx)
+        # the outgoing copy: our Via on top, then the Path as Route (headers are immutable, shared)
+        headers = [Header("via", via, f"Via: {via}")]
+        if target.path:
+            headers.append(Header.make("route", target.path))
+        headers += source.headers
+        out = Request(source.method, target.uri, headers, source.body, source.version)
         client_branch = ClientBranch(tx, index, out, dest, listener, target, branch_id)
         client_branch.reply_route = reply_route
         tx.branches.append(client_branch)
@@ -780,18 +782,24 @@ class TransactionLayer:
         return merged
 
     def _relay_upstream(self, tx: ProxyTransaction, reply: Response, retransmission: bool = False) -> None:
+        self.stats.inc("tm:relayed_replies")
+        self.core.stats.inc("core:fwd_replies")
+        if reply.status != 503 and not self.callbacks["final_reply"]:
+            # the usual case: nobody sees the relayed copy, so serialise it without building it
+            data = reply.to_bytes_without_first_value("via")
+            self._send_upstream(tx, reply, local=False, retransmission=retransmission, data=data)
+            return
         out = reply.copy()
         out.remove_first_value("via")
         if out.status == 503:
             out.status = 500  # 1.6 relays a 503 as 500 (status digits only)
-        self.stats.inc("tm:relayed_replies")
-        self.core.stats.inc("core:fwd_replies")
         self._send_upstream(tx, out, local=False, retransmission=retransmission)
 
     def _send_upstream(self, tx: ProxyTransaction, reply: Response, local: bool,
-                       retransmission: bool = False) -> None:
+                       retransmission: bool = False, data: bytes | None = None) -> None:
         status = reply.status
-        data = reply.to_bytes()
+        if data is None:
+            data = reply.to_bytes()
         if local:
             self.stats.inc("tm:local_replies")
         if status >= 200:

@@ -167,7 +167,7 @@ class RrModule(Module):
     def _insert_rr(self, ctx: Any, value: str) -> Header:
         msg = ctx.msg
         header = Header.make("Record-Route", value)
-        index = next((i for i, _ in msg.find("record-route")), 0)
+        index = max(msg._first("record-route")[1], 0)  # above the first Record-Route, else on top
         msg.headers.insert(index, header)
         msg._changed(header.name)  # only Record-Route changed: keep the parsed Via, CSeq, From...
         return header
@@ -251,30 +251,32 @@ class RrModule(Module):
             ruri = ctx.parsed_ruri()
             if not preloaded and self._is_myself(ruri):
                 return self._after_strict(ctx, ruri, routes[0])
-            return self._after_loose(ctx, preloaded, routes[0])
+            return self._after_loose(ctx, preloaded, routes)
         except ParseError as exc:
             log.error("loose_route: %s", exc.reason)
             return RR_ERROR
 
-    def _after_loose(self, ctx: Any, preloaded: bool, top_route: str) -> int:
+    def _after_loose(self, ctx: Any, preloaded: bool, routes: list[str]) -> int:
         msg = ctx.msg
-        first = _route_uri(top_route)
+        first = _route_uri(routes[0])
         if self._is_myself(first):
             state = _state(ctx)
             state.routed_params = params_text(first.params)
             double = bool(self.enable_double_rr) and first.param("r2") is not None
             msg.remove_first_value("route")
             # our other entries on top: the second of a double RR pair, and
-            # any further entries of ours (a request that spiralled through us)
+            # any further entries of ours (a request that spiralled through us);
+            # the Route values left are those after each one removed (no need to read them again)
+            position = 1
             while True:
-                routes = msg.get_values("route")
-                if not routes:
+                if position >= len(routes):
                     return NOT_RR_DRIVEN if preloaded else RR_DRIVEN
-                first = _route_uri(routes[0])
+                first = _route_uri(routes[position])
                 if not (double or self._is_myself(first)):
                     break
                 double = False
                 msg.remove_first_value("route")
+                position += 1
         if _is_strict(first):
             self._handle_strict_next_hop(ctx, first)
         else:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from ..errors import ParseError
-from .nameaddr import NameAddr, parse_name_addr, parse_params, split_header_values
+from .nameaddr import _SIMPLE_PARAM, NameAddr, parse_name_addr, parse_params, split_header_values
 
 MAX_MESSAGE_SIZE = 65535
 ENCODING = "utf-8"
@@ -102,8 +102,11 @@ class Header:
     @classmethod
     def make(cls, name: str, value: str) -> "Header":
         """A header we create: canonical spelling unless the caller gave a spelling."""
-        # (islower() first: the usual lower-case name skips the generator)
-        spelled = canonical_name(name) if name.islower() or not any(c.isupper() for c in name) else name
+        # (ASCII names, as ours always are, decide without a generator)
+        if name.isascii():
+            spelled = canonical_name(name) if name.lower() == name else name
+        else:
+            spelled = canonical_name(name) if not any(c.isupper() for c in name) else name
         return cls(normalize_name(name), value, f"{spelled}: {value}")
 
     def values(self) -> list[str]:
@@ -116,9 +119,12 @@ class Header:
         return f"Header({self.raw!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Via:
-    """One Via element: ``SIP/2.0/UDP host:port;branch=...``."""
+class Via(NamedTuple):
+    """One Via element: ``SIP/2.0/UDP host:port;branch=...``.
+
+    Immutable. A named tuple rather than a frozen dataclass: the parser makes one
+    per message, and ``_new_via(Via, fields)`` costs a fraction of a frozen __init__.
+    """
 
     protocol: str  # e.g. "SIP/2.0/UDP"
     host: str
@@ -181,9 +187,13 @@ class Via:
         return text
 
 
+_new_via = tuple.__new__
+
 # The common shape in one match: "SIP/2.0/UDP host[:port][;params]" (host as
 # _valid_host takes it); anything else, and every error, takes the long way.
-_COMMON_VIA = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?(?:;(.*))?\Z", re.S)
+# The params are matched as parse_params' fast path takes them, so they split without a second match.
+_COMMON_VIA = re.compile(rf"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?"
+                         rf"(?:;({_SIMPLE_PARAM}(?:;{_SIMPLE_PARAM})*))?\Z")
 
 
 @lru_cache(maxsize=2048)
@@ -194,8 +204,13 @@ def parse_via(text: str) -> Via:
     if common is not None:
         transport, host, port_text, params_text = common.groups()
         if port_text is None or int(port_text) <= 65535:
-            return Via(f"SIP/2.0/{transport.upper()}", host, None if port_text is None else int(port_text),
-                       parse_params(params_text) if params_text else (), raw=text)
+            params: tuple[tuple[str, str | None], ...] = ()
+            if params_text:
+                for item in params_text.split(";"):
+                    name, eq, value = item.partition("=")
+                    params += ((name, value if eq else None),)
+            return _new_via(Via, (f"SIP/2.0/{transport.upper()}", host, None if port_text is None else int(port_text),
+                                  params, text))
     return _parse_via_full(text)
 
 
@@ -489,16 +504,32 @@ class SipMessage:
         cache[key] = value
         return value
 
+    # The "via" cache entry holds either the list of every Via or, until something
+    # asks for that list, the top Via alone (relaying a reply needs only the top one).
     @property
     def vias(self) -> list[Via]:
         vias = self._cache.get("via")
-        if vias is None:
+        if vias.__class__ is not list:
             vias = self._cache["via"] = [parse_via(v) for v in self.get_values("via")]
         return vias  # type: ignore[return-value]
 
     @property
     def via1(self) -> Via:
-        vias = self._cache.get("via") or self.vias  # (read often: skip the second property)
+        cache = self._cache
+        found = cache.get("via")
+        if found is not None:
+            if found.__class__ is not list:
+                return found  # type: ignore[return-value]
+            if found:
+                return found[0]  # type: ignore[index]
+            raise ParseError("missing Via")
+        top = self.get("via")
+        if top:
+            element = top.partition(",")[0] if '"' not in top and "<" not in top else ""  # (else: the long way)
+            if element and not element.isspace():
+                via = cache["via"] = parse_via(element)
+                return via
+        vias = self.vias
         if not vias:
             raise ParseError("missing Via")
         return vias[0]
@@ -585,12 +616,13 @@ class SipMessage:
         return int(value)
 
     # -- serialization (first_line() comes from Request / Response) ---------
-    def head_text(self) -> str:
-        """Start line and headers as text, with a Content-Length that fits the body."""
-        lines = [self.first_line()]  # type: ignore[attr-defined]
+    def head_text(self, headers: list[Header] | None = None, first_line: str | None = None) -> str:
+        """Start line and headers (``headers`` and ``first_line`` in place of ours if given)
+        as text, with a Content-Length that fits the body."""
+        lines = [first_line or self.first_line()]  # type: ignore[attr-defined]
         length = len(self.body)
         has_length = False
-        for header in self.headers:
+        for header in self.headers if headers is None else headers:
             if header.name == "content-length":
                 if has_length:
                     continue
@@ -609,6 +641,28 @@ class SipMessage:
     def to_bytes(self) -> bytes:
         return self.head_text().encode(ENCODING, ERRORS) + self.body
 
+    def to_bytes_with(self, headers: list[Header], ruri: str) -> bytes:
+        """The bytes of a copy of this request with these headers and Request-URI."""
+        first_line = f"{self.method} {ruri} {self.version}"  # type: ignore[attr-defined]
+        return self.head_text(headers, first_line).encode(ENCODING, ERRORS) + self.body
+
+    def to_bytes_without_first_value(self, name: str) -> bytes:
+        """The bytes of a copy without the first element of header ``name`` (a relayed
+        reply without our Via), leaving this message as it is."""
+        position = self._first(name)[1]
+        if position < 0:
+            return self.to_bytes()
+        headers = self.headers
+        values = headers[position].values()
+        if len(values) <= 1:
+            changed = headers[:position] + headers[position + 1:]
+        else:
+            header = headers[position]
+            spelled = header.raw.partition(":")[0].strip()
+            rest = ", ".join(values[1:])
+            changed = headers[:position] + [Header(header.name, rest, f"{spelled}: {rest}")] + headers[position + 1:]
+        return self.head_text(changed).encode(ENCODING, ERRORS) + self.body
+
     def __bytes__(self) -> bytes:
         return self.to_bytes()
 
@@ -626,7 +680,11 @@ class Request(SipMessage):
         body: bytes = b"",
         version: str = "SIP/2.0",
     ) -> None:
-        SipMessage.__init__(self, headers, body)  # (no super object: built for every message)
+        # SipMessage.__init__ inlined: one frame less for every message
+        self.headers = headers
+        self.body = body
+        self._cache: dict[str, object] = {}
+        self._index: dict[str, int] | None = None
         self.method = method
         self.ruri = ruri
         self.version = version
@@ -655,7 +713,11 @@ class Response(SipMessage):
         body: bytes = b"",
         version: str = "SIP/2.0",
     ) -> None:
-        SipMessage.__init__(self, headers, body)  # (no super object: built for every message)
+        # SipMessage.__init__ inlined: one frame less for every message
+        self.headers = headers
+        self.body = body
+        self._cache: dict[str, object] = {}
+        self._index: dict[str, int] | None = None
         self.status = status
         self.reason = reason
         self.version = version
@@ -782,20 +844,23 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     append = headers.append
     known = _KNOWN_NAMES
     for line in lines[first:]:
-        if not line:
-            continue
-        if line[0] in " \t":
-            # folded continuation of the previous header (RFC 3261 7.3.1)
-            if not headers:
-                raise ParseError("header continuation without a header")
-            prev = headers[-1]
-            headers[-1] = Header(prev.name, f"{prev.value} {line.strip()}".strip(), f"{prev.raw}\r\n{line}")
-            continue
         written, sep, value = line.partition(":")
-        if not sep or not written:
-            raise ParseError("bad header line")
-        key = known.get(written) or _header_key(written)
-        index.setdefault(key, len(headers))
+        key = known.get(written)
+        if key is None or not sep:  # (a known name never starts with white space: no continuation)
+            if not line:
+                continue
+            if line[0] in " \t":
+                # folded continuation of the previous header (RFC 3261 7.3.1)
+                if not headers:
+                    raise ParseError("header continuation without a header")
+                prev = headers[-1]
+                headers[-1] = Header(prev.name, f"{prev.value} {line.strip()}".strip(), f"{prev.raw}\r\n{line}")
+                continue
+            if not sep or not written:
+                raise ParseError("bad header line")
+            key = _header_key(written)
+        if key not in index:
+            index[key] = len(headers)
         append(Header(key, value.strip(), line))
     return headers, index
 
@@ -828,22 +893,29 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     return Response(int(code), reason.strip(), headers, version=version)
 
 
+_REQUIRED_REQUEST_SET = frozenset(REQUIRED_REQUEST_HEADERS)
+
+
 def _check_request(request: Request) -> None:
     present = request._index or request._build_index()
-    for name in REQUIRED_REQUEST_HEADERS:
-        if name not in present:
-            raise ParseError(f"Missing {canonical_name(name)}")
-    if not request.call_id.strip():
+    if not present.keys() >= _REQUIRED_REQUEST_SET:  # (one set test for the usual complete request)
+        for name in REQUIRED_REQUEST_HEADERS:
+            if name not in present:
+                raise ParseError(f"Missing {canonical_name(name)}")
+    headers = request.headers
+    if not headers[present["call-id"]].value:  # (values are stripped)
         raise ParseError("empty Call-ID")
-    cseq = request.cseq
-    if cseq.method.upper() != request.method.upper():
+    method = request.cseq.method
+    if method != request.method and method.upper() != request.method.upper():
         raise ParseError("CSeq method does not match the request method")
-    request.via1  # parses every Via; raises ParseError when broken
+    request.via1  # parses the top Via; raises ParseError when broken (the others: when read)
     # From and To are parsed when first used (lazy): a broken one surfaces as a
     # ParseError there, which the script turns into a failed function / error_route
-    mf = request.get("max-forwards")
-    if mf is not None and (not mf.strip().isdigit() or len(mf.strip()) > 3):
-        raise ParseError("bad Max-Forwards")
+    position = present.get("max-forwards")
+    if position is not None:
+        mf = headers[position].value
+        if not mf.isdigit() or len(mf) > 3:
+            raise ParseError("bad Max-Forwards")
 
 
 def _check_response(response: Response) -> None:

@@ -286,3 +286,45 @@ def test_content_length_is_fixed_and_duplicates_dropped():
     assert out.endswith(b"\r\n\r\n" + msg.body)
     msg.remove_headers("content-length")
     assert b"\r\nContent-Length: 10\r\n\r\n" in msg.to_bytes()
+
+
+def test_top_via_parsed_alone_until_the_others_are_asked_for():
+    data = (b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP proxy:5060;branch=z9hG4bKp\r\n"
+            b"Via: SIP/2.0/UDP a:5070;branch=z9hG4bKa, SIP/2.0 broken\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+            b"From: <sip:a@a>;tag=1\r\nTo: <sip:b@b>\r\nContent-Length: 0\r\n\r\n")
+    reply = parse(data)
+    assert reply.via1.branch == "z9hG4bKp"  # a broken lower Via does not fail the message
+    with pytest.raises(ParseError):
+        reply.vias
+    assert reply.via1.host == "proxy"
+    reply.remove_first_value("via")
+    assert reply.via1.branch == "z9hG4bKa"  # the cached top Via follows the change
+    with pytest.raises(ParseError):
+        parse(data.replace(b"SIP/2.0/UDP proxy", b"SIP/2.0/UDP bad host"))
+
+
+def test_bytes_without_the_top_via_leave_the_message_alone():
+    data = (b"SIP/2.0 200 OK\r\nv: SIP/2.0/UDP proxy;branch=z9hG4bKp , SIP/2.0/UDP a;branch=z9hG4bKa\r\n"
+            b"Via: SIP/2.0/UDP b;branch=z9hG4bKb\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+            b"From: <sip:a@a>;tag=1\r\nTo: <sip:b@b>;tag=2\r\nContent-Length: 0\r\n\r\n")
+    reply = parse(data)
+    copy = reply.copy()
+    copy.remove_first_value("via")
+    assert reply.to_bytes_without_first_value("via") == copy.to_bytes()
+    assert reply.to_bytes() == data
+    single = parse(data.replace(b" , SIP/2.0/UDP a;branch=z9hG4bKa", b""))
+    copy = single.copy()
+    copy.remove_first_value("via")
+    assert single.to_bytes_without_first_value("via") == copy.to_bytes()
+    assert b"proxy" not in copy.to_bytes()
+
+
+@pytest.mark.parametrize("text", [
+    "SIP/2.0/UDP a.example.com:5060;branch=z9hG4bK1;rport;received=1.2.3.4",
+    "SIP/2.0/tcp 10.0.0.1;branch=z9hG4bK-x;x=",
+    "SIP/2.0/UDP h:5060",
+    "SIP/2.0/UDP h;Branch=A;maddr=1.2.3.4;ttl=16",
+])
+def test_common_via_fast_path_matches_the_full_parser(text):
+    from opensipsg.sip.message import _parse_via_full, parse_via
+    assert parse_via(text) == _parse_via_full(text)
