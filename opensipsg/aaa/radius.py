@@ -86,6 +86,7 @@ import socket
 import stat
 import struct
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -428,6 +429,10 @@ _ACCESS_REQUEST_FITS = all(hasattr(rpacket.AuthPacket, name) for name in (
     "_PktEncodeAttributes", "_set_message_authenticator", "RequestPacket"))
 
 
+# _PooledClient._SendPacket relies on these pyrad internals; without them, pyrad's own loop
+_SEND_LOOP_FITS = all(hasattr(Client, name) for name in ("_VerifyReply", "_UpdateAcctDelayTime", "_SendPacket"))
+
+
 def _cut_to_fit(name: str, value: str | bytes, limit: int) -> str | bytes:
     data = value.encode("utf-8") if isinstance(value, str) else value
     if len(data) <= limit:
@@ -467,6 +472,47 @@ class _PooledClient(Client):
             self._socket = socket.socket(self._family, socket.SOCK_DGRAM)
             self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._poll.register(self._socket, select.POLLIN)
+
+    def _SendPacket(self, pkt: Any, port: int) -> Any:
+        """pyrad's send/wait loop, waiting in the socket's own recv() with a timeout.
+
+        pyrad waits in poll(): under gevent that makes a new I/O watcher and an
+        event per wait and then recv()s; a gevent socket's recv() waits on the
+        socket's own watcher. Same tries, timeouts and reply checks as pyrad's.
+        """
+        if not _SEND_LOOP_FITS:
+            return super()._SendPacket(pkt, port)
+        self._SocketOpen()
+        sock = self._socket
+        authenticators: list[Any] = []  # of every try, oldest first: a late reply is still valid
+        # the timeout stays set: pyrad's own paths recv() only after poll() saw a datagram
+        for attempt in range(self.retries):
+            if attempt and pkt.code == rpacket.AccountingRequest:
+                self._UpdateAcctDelayTime(pkt)
+            now = time.monotonic()
+            waitto = now + self.timeout
+            sock.sendto(pkt.RequestPacket(), (self.server, port))
+            authenticator = getattr(pkt, "authenticator", None)
+            if authenticator in authenticators:
+                authenticators.remove(authenticator)
+            authenticators.append(authenticator)
+            while now < waitto:
+                sock.settimeout(waitto - now)
+                try:
+                    rawreply = sock.recv(4096)
+                except TimeoutError:
+                    break
+                try:
+                    reply = pkt.CreateReply(packet=rawreply)
+                    valid, authenticator = self._VerifyReply(pkt, reply, rawreply, authenticators)
+                    if valid:
+                        if hasattr(pkt, "authenticator"):
+                            reply.request_authenticator = authenticator
+                        return reply
+                except rpacket.PacketError:
+                    pass
+                now = time.monotonic()
+        raise Timeout
 
 
 class _Pool:
