@@ -17,6 +17,7 @@ from ..errors import ParseError
 __all__ = [
     "Credentials",
     "parse_credentials",
+    "parse_credentials_cached",
     "parse_challenge",
     "parse_auth_params",
     "ha1",
@@ -26,6 +27,9 @@ __all__ = [
 
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _REQUIRED = ("username", "realm", "nonce", "uri", "response")
+
+
+_new_md5 = hashlib.md5
 
 
 def _md5(text: str | bytes) -> str:
@@ -203,6 +207,21 @@ def parse_credentials(header_value: str) -> Credentials:
     ))
 
 
+_PARSED_KEY = "digest_parsed_credentials"
+
+
+def parse_credentials_cached(cache: dict[str, object], value: str) -> Credentials:
+    """:func:`parse_credentials`, remembering the last result in ``cache`` (a request's
+    script context ``extra``): authorize and the $au/$ar... pseudo-variables then parse
+    the same header value once. One entry, keyed by the value itself: never stale."""
+    found = cache.get(_PARSED_KEY)
+    if found is not None and found[0] == value:  # type: ignore[index]
+        return found[1]  # type: ignore[index,return-value]
+    creds = parse_credentials(value)
+    cache[_PARSED_KEY] = (value, creds)
+    return creds
+
+
 def parse_challenge(value: str) -> dict[str, str]:
     """Parse a ``Digest realm="...", nonce="..."`` challenge into its parameters.
 
@@ -263,7 +282,9 @@ def response(
         if nc is None or cnonce is None:
             raise ParseError("qop without nc or cnonce")
         return _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
-    return _md5(f"{ha1}:{nonce}:{_md5(f'{method}:{uri}')}")
+    # hashlib inline: this runs for every authenticated request
+    ha2 = _new_md5(f"{method}:{uri}".encode("utf-8", "surrogateescape")).hexdigest()
+    return _new_md5(f"{ha1}:{nonce}:{ha2}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _quote(text: str) -> str:
