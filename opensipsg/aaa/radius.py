@@ -71,9 +71,11 @@ Client API (for auth_aaa, group/uri helpers and acc)
     pyrad ``Client`` (one UDP socket) out of a per-server pool, so a
     socket is never used by two greenlets at once; a client that timed
     out is closed rather than reused (a late answer cannot be mistaken).
-    In the daemon (gevent monkey-patched) pyrad's ``select.poll`` waits
-    cooperatively and the whole exchange also runs under a
-    ``gevent.Timeout`` as a last guard.
+    The reply is awaited in the socket's ``recv()`` with a timeout (pyrad's
+    tries and reply checks otherwise), which in the daemon (gevent
+    monkey-patched) waits cooperatively; an exchange with a server given
+    by name (a lookup per send) also runs under a ``gevent.Timeout`` as a
+    last guard.
 """
 from __future__ import annotations
 
@@ -443,6 +445,14 @@ def _cut_to_fit(name: str, value: str | bytes, limit: int) -> str | bytes:
     return data[:limit]
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _address_family(host: str) -> int:
     """The socket family for ``host``: an address literal's, else what the name resolves to (once)."""
     try:
@@ -526,6 +536,9 @@ class _Pool:
         self._idle: list[Client] = []
         self._lock = threading.Lock()  # gevent-patched in the daemon; never held across I/O
         self._family: int | None = None
+        # our send loop waits only in recv() with a timeout and an address literal needs no
+        # name lookup: such an exchange cannot hang, and skips the guard timer
+        self.bounded = _SEND_LOOP_FITS and _is_address(server.host)
 
     def checkout(self) -> Client:
         with self._lock:
@@ -744,7 +757,7 @@ class RadiusClient:
             try:
                 pkt = make(client, pool.server)
                 budget = self.config.timeout * (self.config.retries + 1) + 1.0
-                if gevent is not None:
+                if gevent is not None and not pool.bounded:
                     with gevent.Timeout(budget, Timeout):
                         reply = client.SendPacket(pkt)
                 else:  # pragma: no cover
