@@ -648,6 +648,8 @@ class RadiusClient:
         elif kind == "octets":
             data = value if isinstance(value, bytes) and not value.startswith(b"0x") else None
         elif kind == "integer":
+            if type(value) is int and 0 <= value <= 0xFFFFFFFF:  # no dictionary lookup needed
+                return _UINT32.pack(value)
             value = self._value(encoding.name, value)
             if isinstance(value, str):
                 return self.dictionary.attributes[encoding.name].values.GetForward(value)
@@ -670,10 +672,13 @@ class RadiusClient:
                 value = _cut_to_fit(name, value, 247 if isinstance(encoding.key, tuple) else 253)
             try:
                 # the packet keeps encoded values per attribute key, as pyrad's AddAttribute leaves them
-                if encoding.kind == "string" and type(value) is str:  # most attributes: inline
+                kind = encoding.kind
+                if kind == "string" and type(value) is str:  # most attributes: inline
                     data = value.encode("utf-8")
                     if len(data) > 253:
                         data = None
+                elif kind == "octets" and type(value) is bytes and len(value) <= 253 and value[:2] != b"0x":
+                    data = value  # Digest-Attributes: inline too
                 else:
                     data = self._direct(encoding, value)
                 if data is None:
