@@ -71,9 +71,11 @@ Client API (for auth_aaa, group/uri helpers and acc)
     pyrad ``Client`` (one UDP socket) out of a per-server pool, so a
     socket is never used by two greenlets at once; a client that timed
     out is closed rather than reused (a late answer cannot be mistaken).
-    In the daemon (gevent monkey-patched) pyrad's ``select.poll`` waits
-    cooperatively and the whole exchange also runs under a
-    ``gevent.Timeout`` as a last guard.
+    The reply is awaited in the socket's ``recv()`` with a timeout (pyrad's
+    tries and reply checks otherwise), which in the daemon (gevent
+    monkey-patched) waits cooperatively; an exchange with a server given
+    by name (a lookup per send) also runs under a ``gevent.Timeout`` as a
+    last guard.
 """
 from __future__ import annotations
 
@@ -86,6 +88,7 @@ import socket
 import stat
 import struct
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -428,6 +431,10 @@ _ACCESS_REQUEST_FITS = all(hasattr(rpacket.AuthPacket, name) for name in (
     "_PktEncodeAttributes", "_set_message_authenticator", "RequestPacket"))
 
 
+# _PooledClient._SendPacket relies on these pyrad internals; without them, pyrad's own loop
+_SEND_LOOP_FITS = all(hasattr(Client, name) for name in ("_VerifyReply", "_UpdateAcctDelayTime", "_SendPacket"))
+
+
 def _cut_to_fit(name: str, value: str | bytes, limit: int) -> str | bytes:
     data = value.encode("utf-8") if isinstance(value, str) else value
     if len(data) <= limit:
@@ -436,6 +443,14 @@ def _cut_to_fit(name: str, value: str | bytes, limit: int) -> str | bytes:
     if isinstance(value, str):
         return data[:limit].decode("utf-8", "ignore")  # never half a character
     return data[:limit]
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _address_family(host: str) -> int:
@@ -468,6 +483,47 @@ class _PooledClient(Client):
             self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._poll.register(self._socket, select.POLLIN)
 
+    def _SendPacket(self, pkt: Any, port: int) -> Any:
+        """pyrad's send/wait loop, waiting in the socket's own recv() with a timeout.
+
+        pyrad waits in poll(): under gevent that makes a new I/O watcher and an
+        event per wait and then recv()s; a gevent socket's recv() waits on the
+        socket's own watcher. Same tries, timeouts and reply checks as pyrad's.
+        """
+        if not _SEND_LOOP_FITS:
+            return super()._SendPacket(pkt, port)
+        self._SocketOpen()
+        sock = self._socket
+        authenticators: list[Any] = []  # of every try, oldest first: a late reply is still valid
+        # the timeout stays set: pyrad's own paths recv() only after poll() saw a datagram
+        for attempt in range(self.retries):
+            if attempt and pkt.code == rpacket.AccountingRequest:
+                self._UpdateAcctDelayTime(pkt)
+            now = time.monotonic()
+            waitto = now + self.timeout
+            sock.sendto(pkt.RequestPacket(), (self.server, port))
+            authenticator = getattr(pkt, "authenticator", None)
+            if authenticator in authenticators:
+                authenticators.remove(authenticator)
+            authenticators.append(authenticator)
+            while now < waitto:
+                sock.settimeout(waitto - now)
+                try:
+                    rawreply = sock.recv(4096)
+                except TimeoutError:
+                    break
+                try:
+                    reply = pkt.CreateReply(packet=rawreply)
+                    valid, authenticator = self._VerifyReply(pkt, reply, rawreply, authenticators)
+                    if valid:
+                        if hasattr(pkt, "authenticator"):
+                            reply.request_authenticator = authenticator
+                        return reply
+                except rpacket.PacketError:
+                    pass
+                now = time.monotonic()
+        raise Timeout
+
 
 class _Pool:
     """Idle pyrad Clients of one server; a client is used by one greenlet at a time."""
@@ -480,6 +536,9 @@ class _Pool:
         self._idle: list[Client] = []
         self._lock = threading.Lock()  # gevent-patched in the daemon; never held across I/O
         self._family: int | None = None
+        # our send loop waits only in recv() with a timeout and an address literal needs no
+        # name lookup: such an exchange cannot hang, and skips the guard timer
+        self.bounded = _SEND_LOOP_FITS and _is_address(server.host)
 
     def checkout(self) -> Client:
         with self._lock:
@@ -589,6 +648,8 @@ class RadiusClient:
         elif kind == "octets":
             data = value if isinstance(value, bytes) and not value.startswith(b"0x") else None
         elif kind == "integer":
+            if type(value) is int and 0 <= value <= 0xFFFFFFFF:  # no dictionary lookup needed
+                return _UINT32.pack(value)
             value = self._value(encoding.name, value)
             if isinstance(value, str):
                 return self.dictionary.attributes[encoding.name].values.GetForward(value)
@@ -611,10 +672,13 @@ class RadiusClient:
                 value = _cut_to_fit(name, value, 247 if isinstance(encoding.key, tuple) else 253)
             try:
                 # the packet keeps encoded values per attribute key, as pyrad's AddAttribute leaves them
-                if encoding.kind == "string" and type(value) is str:  # most attributes: inline
+                kind = encoding.kind
+                if kind == "string" and type(value) is str:  # most attributes: inline
                     data = value.encode("utf-8")
                     if len(data) > 253:
                         data = None
+                elif kind == "octets" and type(value) is bytes and len(value) <= 253 and value[:2] != b"0x":
+                    data = value  # Digest-Attributes: inline too
                 else:
                     data = self._direct(encoding, value)
                 if data is None:
@@ -698,7 +762,7 @@ class RadiusClient:
             try:
                 pkt = make(client, pool.server)
                 budget = self.config.timeout * (self.config.retries + 1) + 1.0
-                if gevent is not None:
+                if gevent is not None and not pool.bounded:
                     with gevent.Timeout(budget, Timeout):
                         reply = client.SendPacket(pkt)
                 else:  # pragma: no cover

@@ -80,11 +80,13 @@ class NonceManager:
         expires = (int(now) + self.expire) & 0xFFFFFFFF
         index = self._next_index
         self._next_index = (index + 1) & 0xFFFFFFFF
+        # an OrderedDict, not a dict: dropping the oldest entry over and over stays O(1)
+        state = self._state
         self._prune(now)
-        self._state.pop(index, None)
-        self._state[index] = [expires, 0]
-        while len(self._state) > self.max_entries:
-            self._state.popitem(last=False)
+        state.pop(index, None)
+        state[index] = [expires, 0]
+        while len(state) > self.max_entries:
+            state.popitem(last=False)
         prefix = f"{expires:08x}{index:08x}"
         return prefix + self._mac(prefix)
 

@@ -42,7 +42,10 @@ def select(db: Any, table: str, columns: list[str], where: dict[str, Any],
 def select_rows(db: Any, table: str, columns: list[str], where: dict[str, Any],
                 limit: int | None = None) -> list[tuple[Any, ...]]:
     """``db.select_rows`` (tuples in the order of ``columns``) with every failure turned into StoreError."""
-    return _guarded(lambda: db.select_rows(table, columns, where, limit=limit), f"query on table {table!r}")
+    try:  # inline rather than _guarded(lambda ...): this runs once per authenticated request
+        return db.select_rows(table, columns, where, limit=limit)
+    except Exception as exc:  # noqa: BLE001 - as _guarded
+        raise _store_error(exc, f"query on table {table!r}") from exc
 
 
 def query(db: Any, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
@@ -52,10 +55,14 @@ def query(db: Any, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[t
 def _guarded(run: Any, what: str) -> Any:
     try:
         return run()
-    except DBError as exc:
-        raise StoreError(f"{what} failed: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - the backend's own errors (sqlite3, pymysql)
-        raise StoreError(f"{what} failed: {exc!r}") from exc
+        raise _store_error(exc, what) from exc
+
+
+def _store_error(exc: Exception, what: str) -> StoreError:
+    if isinstance(exc, DBError):
+        return StoreError(f"{what} failed: {exc}")
+    return StoreError(f"{what} failed: {exc!r}")
 
 
 def text(value: Any) -> str:

@@ -79,6 +79,7 @@ class Database(abc.ABC):
     """
 
     dialect: str = ""
+    _rows_are_tuples = False  # the backend's fetchall() gives a list of plain tuples already
 
     def __init__(self, timeout: float = 5.0) -> None:
         self.timeout = float(timeout)
@@ -140,7 +141,12 @@ class Database(abc.ABC):
                     cursor = self._conn.cursor()
                     try:
                         cursor.execute(text, params)
-                        rows = [tuple(r) for r in cursor.fetchall()] if fetch else []
+                        if not fetch:
+                            rows = []
+                        elif self._rows_are_tuples:
+                            rows = cursor.fetchall()
+                        else:
+                            rows = [tuple(r) for r in cursor.fetchall()]
                         return rows, cursor.rowcount, cursor.lastrowid
                     finally:
                         cursor.close()

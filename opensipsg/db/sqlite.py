@@ -10,6 +10,7 @@ from . import Database, check_identifier
 
 class SqliteDatabase(Database):
     dialect = "sqlite"
+    _rows_are_tuples = True  # sqlite3 without a row_factory
 
     def __init__(self, path: str, timeout: float = 5.0) -> None:
         super().__init__(timeout)

@@ -215,23 +215,21 @@ class AuthModule(Module):
                 self.core.send_reply(ctx, 400, "Bad Request")
                 return ERROR, None, realm
             realm = found
-        chosen = None
+        wanted = realm.lower()
         for _, header_obj in msg.find(header):
             value = header_obj.value
             if value.lstrip()[:6].lower() != "digest":
                 continue  # another scheme: not ours
             try:
-                creds = digest.parse_credentials(value)
+                creds = digest.parse_credentials_cached(ctx.extra, value)  # shared with $au, $ar...
             except ParseError as exc:
                 log.error("authorize: failed to parse credentials: %s", exc.reason)
                 self.core.send_reply(ctx, 400, "Bad Request")
                 return ERROR, None, realm
-            if creds.realm.lower() == realm.lower():
-                chosen = (header_obj, creds)
+            if creds.realm.lower() == wanted:
                 break
-        if chosen is None:
+        else:
             return NO_CREDENTIALS, None, realm
-        header_obj, creds = chosen
         problem = credentials_problem(creds)
         if problem is not None:
             log.error("authorize: received credentials are not filled properly: %s", problem)

@@ -111,9 +111,15 @@ class AuthDbModule(Module):
         self.auth: AuthModule | None = None
         self.db: Any = None
         self.credentials: list[tuple[tuple[str, Any], str]] = []
+        self._columns: list[str] = []
+        self._columns_2: list[str] = []
 
     def init(self) -> None:
         self.credentials = parse_load_credentials(self.load_credentials)
+        # the selected columns (password column first), built once rather than per request
+        loaded = [column for _, column in self.credentials]
+        self._columns = [self.password_column, *loaded]
+        self._columns_2 = [self.password_column_2, *loaded]
         self.auth = find_module(self.core, "auth")
         if self.auth is None:
             raise ValueError("auth_db: module auth is not loaded")
@@ -125,13 +131,11 @@ class AuthDbModule(Module):
 
         The row holds the password column, then the load_credentials columns.
         """
-        user, domain = AuthModule.split_username(creds)
-        password_column = (self.password_column_2 if domain and not self.calculate_ha1
-                           else self.password_column)
+        user, _, domain = creds.username.partition("@")  # auth.split_username, inlined
+        columns = self._columns_2 if domain and not self.calculate_ha1 else self._columns
         where: dict[str, Any] = {self.user_column: user}
         if self.use_domain:
             where[self.domain_column] = domain or realm
-        columns = [password_column] + [column for _, column in self.credentials]
         rows = store.select_rows(self.db, table, columns, where, limit=1)
         if not rows:
             return None

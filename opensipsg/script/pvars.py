@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from ..errors import OpensipsgError, ScriptError
 from ..registry import REGISTRY, pseudo_variable
-from ..sip.digest import parse_credentials
+from ..sip.digest import parse_credentials_cached
 from ..sip.nameaddr import parse_name_addr
 from ..sip.uri import parse_uri
 from . import ast
@@ -351,7 +351,7 @@ def credentials(ctx: Any) -> Any:
     for header in order:
         value = msg.get(header)
         if value is not None:
-            return parse_credentials(value)
+            return parse_credentials_cached(ctx.extra, value)  # parsed once per request
     return None
 
 

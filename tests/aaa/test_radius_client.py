@@ -315,3 +315,31 @@ def test_accounting_cuts_an_overlong_text_to_fit(caplog):
     assert "Acct-Session-Id is 302 octets" in caplog.text and "cut to 253" in caplog.text
     vendor = attributes[26]
     assert len(vendor) == 253 and vendor[6:].startswith(b"call-id=yyy")
+
+
+def test_a_late_answer_to_the_first_try_is_taken_after_the_resend():
+    """The client waits in recv() with a timeout: junk is skipped, the first try's reply still counts."""
+    import threading
+
+    from pyrad import packet as rpacket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(3.0)
+        client = make_client(timeout=0.3, retries=1, ports=(server.getsockname()[1],))
+
+        def serve():
+            first, peer = server.recvfrom(4096)
+            server.recvfrom(4096)  # the resend, left unanswered
+            server.sendto(b"junk", peer)
+            request = rpacket.AuthPacket(packet=first, secret=b"s3cret", dict=client.dictionary)
+            reply = request.CreateReply()
+            reply.code = rpacket.AccessAccept
+            server.sendto(reply.ReplyPacket(), peer)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        try:
+            assert client.authenticate([("User-Name", "alice")]).accepted
+        finally:
+            thread.join()

@@ -193,3 +193,18 @@ def test_parse_auth_params_fast_path_matches_stepwise(text: str) -> None:
             return ("error", str(exc))
 
     assert outcome(parse_auth_params) == outcome(_parse_auth_params_stepwise)
+
+
+def test_parse_credentials_cached_is_keyed_by_the_value() -> None:
+    from opensipsg.sip.digest import parse_credentials_cached
+
+    cache: dict = {}
+    first = parse_credentials_cached(cache, RFC2617_AUTHORIZATION)
+    assert parse_credentials_cached(cache, RFC2617_AUTHORIZATION) is first
+    other = 'Digest username="bob", realm="r", nonce="n", uri="u", response=""'
+    assert parse_credentials_cached(cache, other).username == "bob"  # another value: parsed anew
+    assert parse_credentials_cached(cache, RFC2617_AUTHORIZATION) == first
+    with pytest.raises(ParseError):
+        parse_credentials_cached(cache, "Digest username=")
+    with pytest.raises(ParseError):  # a failure is not remembered either
+        parse_credentials_cached(cache, "Digest username=")
