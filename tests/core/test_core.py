@@ -6,6 +6,7 @@ from opensipsg.core import Core
 from opensipsg.script.parser import parse_config
 from opensipsg.sip.builder import build_ack
 from opensipsg.sip.message import parse
+from tests.recording import Recorder
 
 CFG = """
 listen=udp:127.0.0.1:5999
@@ -19,15 +20,6 @@ route {
 INVITE = (b"INVITE sip:bob@127.0.0.1:5999 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\n"
           b"Max-Forwards: 70\r\nFrom: \"A\" <sip:a@127.0.0.1>;tag=f1\r\nTo: <sip:bob@127.0.0.1>\r\n"
           b"Call-ID: c1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, str, int]] = []
-
-    def send(self, data: bytes, ip: str, port: int, conn: object = None) -> bool:
-        self.sent.append((data, ip, port))
-        return True
 
 
 def make_core():

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gevent
-import pytest
 
 from opensipsg.core import Core
 from opensipsg.script.parser import parse_config
 from opensipsg.sip.builder import build_ack, build_reply
 from opensipsg.sip.message import parse
+from tests.recording import Recorder
 
 UAC = ("127.0.0.1", 5070)
 UAS = ("127.0.0.1", 5080)
@@ -25,24 +25,6 @@ modparam("tm", "wt_timer", 1)
 INVITE = (b"INVITE sip:bob@127.0.0.1:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\n"
           b"Max-Forwards: 70\r\nFrom: \"A\" <sip:a@127.0.0.1>;tag=f1\r\nTo: <sip:bob@127.0.0.1>\r\n"
           b"Call-ID: c1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, str, int]] = []
-
-    def send(self, data: bytes, ip: str, port: int, conn: object = None) -> bool:
-        self.sent.append((data, ip, port))
-        return True
-
-    def to(self, addr: tuple[str, int]) -> list:
-        return [parse(d) for d, ip, port in self.sent if (ip, port) == addr]
-
-    def requests_to(self, addr: tuple[str, int], method: str) -> list:
-        return [m for m in self.to(addr) if m.is_request and m.method == method]
-
-    def replies_to(self, addr: tuple[str, int]) -> list:
-        return [m for m in self.to(addr) if not m.is_request]
 
 
 def make_core(script: str):
