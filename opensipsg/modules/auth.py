@@ -181,19 +181,10 @@ class AuthModule(Module):
                 log.error("consume_credentials: no authorized credentials found (error in script)")
             return -1
         _, header_obj = found
-        same_name = [header for _, header in msg.find(header_obj.name)]
-        if len(same_name) == 1 and same_name[0] is header_obj:
-            # the usual single credentials header: the message forgets only that header's views
-            # (a blanket _changed() would make save() and the reply parse To, Via, CSeq... again)
-            msg.remove_headers(header_obj.name)
+        # only that header's parsed views go (save() and the reply need not parse To, Via... again)
+        if msg.remove_header(header_obj):
             ctx.extra.pop(HEADER_KEY, None)
             return 1
-        for index, header in enumerate(msg.headers):
-            if header is header_obj:
-                del msg.headers[index]
-                msg._changed()
-                ctx.extra.pop(HEADER_KEY, None)
-                return 1
         log.error("consume_credentials: the credentials header is gone")
         return -1
 

@@ -450,6 +450,15 @@ class SipMessage:
         self._cache.pop(key, None)
         return before - len(self.headers)
 
+    def remove_header(self, header: Header) -> bool:
+        """Remove this very header line (by identity); only its name's views are forgotten."""
+        for index, present in enumerate(self.headers):
+            if present is header:
+                del self.headers[index]
+                self._changed(header.name)
+                return True
+        return False
+
     def set_header(self, name: str, value: str) -> None:
         """Replace the first header of that name (keeping its place) or append one."""
         key, position = self._first(name)

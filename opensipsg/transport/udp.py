@@ -43,9 +43,8 @@ class UDPTransport:
         self._watcher: Any = None
 
     def start(self) -> None:
-        self._hub = gevent.get_hub()
         self._workers = shared_pool()
-        self._watcher = self._hub.loop.io(self.sock.fileno(), 1)
+        self._watcher = self._workers.hub.loop.io(self.sock.fileno(), 1)
         self._watcher.start(self._on_readable)
 
     def stop(self) -> None:

@@ -214,6 +214,11 @@ def test_header_index_follows_every_change():
     _assert_index_right(msg)
     msg.replace_header_at(0, "SIP/2.0/UDP z.example.com;branch=z9hG4bKz")
     _assert_index_right(msg)
+    via = msg.vias[0]
+    tail = next(h for h in msg.headers if h.name == "x-tail")
+    assert msg.remove_header(tail) and not msg.remove_header(tail)  # by identity, once
+    _assert_index_right(msg)
+    assert msg.vias[0] is via  # other headers' parsed views are kept
 
 
 def test_header_index_after_direct_list_edits_and_changed():
