@@ -45,7 +45,14 @@ def make_tag(*parts: str) -> str:
     return hashlib.md5("\x00".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+# copied from the request into a reply as they came (To too, but it may get a tag)
 _COPIED_INTO_REPLY = frozenset(("via", "from", "call-id", "cseq"))
+_REPLY_COPIES = _COPIED_INTO_REPLY | {"to"}
+
+
+def _tagged_to_line(to: Header, to_tag: str) -> str:
+    """The request's To line, as spelled, with ``;tag=`` added (the reply's To)."""
+    return f"{to.raw.partition(':')[0].strip()}: {to.value};tag={to_tag}"
 
 
 def build_reply(
@@ -69,9 +76,7 @@ def build_reply(
         elif name == "to":
             index.setdefault(name, len(copied))
             if to_tag and status > 100 and not request.has_to_tag():
-                value = f"{header.value};tag={to_tag}"
-                spelled = header.raw.partition(":")[0].strip()
-                copied.append(Header("to", value, f"{spelled}: {value}"))
+                copied.append(Header("to", f"{header.value};tag={to_tag}", _tagged_to_line(header, to_tag)))
             else:
                 copied.append(header)
     for line in headers:
@@ -81,9 +86,6 @@ def build_reply(
     response = Response(status, reason if reason is not None else reason_phrase(status), copied, body)
     response._index = index
     return response
-
-
-_REPLY_COPIES = frozenset(("via", "from", "to", "call-id", "cseq"))
 
 
 @lru_cache(maxsize=256)
@@ -104,7 +106,7 @@ def build_reply_bytes(request: Request, status: int, reason: str | None = None, 
         name = header.name
         if name in _REPLY_COPIES:
             if tag_to and name == "to":
-                add(f"{header.raw.partition(':')[0].strip()}: {header.value};tag={to_tag}")
+                add(_tagged_to_line(header, to_tag))
             else:
                 add(header.raw)
     # the extra lines as head_text() writes them: one Content-Length, fitting the body
