@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from time import monotonic
 from dataclasses import replace
 from typing import Any
 
 import gevent
-from gevent.lock import RLock
+from gevent import getcurrent
+from gevent.lock import Semaphore
 
 from .errors import ParseError
 from .registry import RouteType
 from .script.context import Branch, RouteContext
-from .sip.builder import build_ack, build_cancel, build_reply, make_branch, make_tag
+from .sip.builder import build_ack, build_cancel, build_reply, build_reply_bytes, make_branch, make_tag
 from .sip.message import Header, Request, Response, Via
 from .sip.transaction import (
     Arm, ClientTransaction, Deliver, Disarm, Send, ServerTransaction, Terminate, Timers,
@@ -106,6 +108,53 @@ class TimerSet:
             run(callback, arg, name)
 
 
+class TransactionLock:
+    """A reentrant lock serializing the events of one transaction (a context manager only).
+
+    gevent's RLock is pure Python and makes a semaphore per lock; this one takes a
+    free lock with two attribute writes and makes its semaphore only when a greenlet
+    must wait (a late reply while failure_route blocks on a database).
+    """
+
+    __slots__ = ("_owner", "_count", "_waiters", "_wakeup")
+
+    def __init__(self) -> None:
+        self._owner: Any = None
+        self._count = 0
+        self._waiters = 0
+        self._wakeup: Semaphore | None = None
+
+    def __enter__(self) -> None:
+        me = getcurrent()
+        owner = self._owner
+        if owner is me:
+            self._count += 1
+            return
+        if owner is not None:
+            wakeup = self._wakeup
+            if wakeup is None:
+                wakeup = self._wakeup = Semaphore(0)
+            self._waiters += 1
+            try:
+                # woken by each release while we wait; a newcomer may have taken it first
+                while self._owner is not None:
+                    wakeup.acquire()
+            finally:
+                self._waiters -= 1
+        self._owner = me
+        self._count = 1
+
+    def __exit__(self, *_exc: Any) -> None:
+        count = self._count - 1
+        if count:
+            self._count = count
+            return
+        self._count = 0
+        self._owner = None
+        if self._waiters:
+            self._wakeup.release()  # type: ignore[union-attr]
+
+
 class ClientBranch:
     """One outgoing branch of a proxied transaction."""
 
@@ -158,7 +207,7 @@ class ProxyTransaction:
         self.reply_dest = tm.core.reply_destination(request, ctx.proto, ctx.src_ip, ctx.src_port)
         self.server = ServerTransaction(self.invite, ctx.proto != "udp", tm.timers)
         self.timers = TimerSet()
-        self.lock = RLock()
+        self.lock = TransactionLock()
         self.branches: list[ClientBranch] = []
         self.first_branch = 0  # the branches of the latest t_relay() start here (tm's t->first_branch)
         # what our To-tag derives from; the tag itself is hashed only for a local reply
@@ -255,6 +304,7 @@ class TransactionLayer:
         self.clients: dict[str, ClientBranch] = {}
         self.local_requests: dict[str, "LocalRequest"] = {}
         self.counter = itertools.count(1)
+        self.branch_seed = os.urandom(6).hex()  # our branch ids differ from those of earlier runs
         self.onreply_avp_mode = 0
         self.fr_timer_avp: Any = None
         self.fr_inv_timer_avp: Any = None
@@ -416,8 +466,7 @@ class TransactionLayer:
             ctx.armed.clear()
             if tx.invite and not tx.relayed_any and not (flags & NO_AUTO_100) and tx.final_status == 0 \
                     and tx.last_reply_status < 100:
-                trying = build_reply(request, 100, "Giving a try")
-                self._send_upstream(tx, trying, local=True)
+                self._send_trying(tx, build_reply_bytes(request, 100, "Giving a try"))
             targets = [ctx.branch0()] + ctx.branches
             ctx.branches = []
             if dest:
@@ -476,7 +525,9 @@ class TransactionLayer:
             log.error("t_relay failed: no %s listener", dest.proto)
             return -6
         source = branch_ctx.msg if branch_ctx.msg is not None else ctx.request
-        branch_id = make_branch("tm", str(tx.uac_id), str(index), tx.request.call_id)
+        # unique without hashing (RFC 3261 8.1.1.7 asks for no more; loop detection is off):
+        # this start's random seed, the transaction's number, the branch's index
+        branch_id = f"{TM_BRANCH_PREFIX}{self.branch_seed}.{tx.uac_id}.{index}"
         via = core.outgoing_via(listener, branch_id, branch_ctx)
         # the outgoing copy: our Via on top, then the Path as Route (headers are immutable, shared)
         headers = [Header("via", via, f"Via: {via}")]
@@ -828,6 +879,12 @@ class TransactionLayer:
             self.core.send_to(tx.reply_dest, data, tx.listener, tx.conn)
             return
         self._run_server(tx, tx.server.respond(status, data))
+
+    def _send_trying(self, tx: ProxyTransaction, data: bytes) -> None:
+        """_send_upstream() of our 100 Trying, written as bytes without a Response."""
+        self.stats.inc("tm:local_replies")
+        tx.last_reply_status = max(tx.last_reply_status, 100)
+        self._run_server(tx, tx.server.respond(100, data))
 
     # -- requests of our own (MI t_uac_dlg) ------------------------------------
     def send_request(self, method: str, ruri: str, headers: str, body: str = "",
