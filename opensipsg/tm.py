@@ -163,7 +163,7 @@ class ClientBranch:
                  "cancel_timers")
 
     def __init__(self, owner: "ProxyTransaction", index: int, request: Request, dest: Any, listener: Any,
-                 branch: Branch, branch_id: str) -> None:
+                 branch: Branch, branch_id: str, client: ClientTransaction, reply_route: str | None) -> None:
         self.owner = owner
         self.index = index
         self.request = request
@@ -171,14 +171,14 @@ class ClientBranch:
         self.listener = listener
         self.branch = branch
         self.branch_id = branch_id
-        self.client: ClientTransaction | None = None
+        self.client: ClientTransaction | None = client
         self.timers = TimerSet()
         self.status = 0  # last status received (0 = none yet)
         self.final: Response | None = None  # the final response, None for a local timeout
         self.done = False
         self.cancel_wanted = False
         self.cancel_sent = False
-        self.reply_route: str | None = None
+        self.reply_route = reply_route
         self.cancel_client: ClientTransaction | None = None
         self.cancel_timers: TimerSet | None = None  # made with the CANCEL (most branches never send one)
 
@@ -462,8 +462,10 @@ class TransactionLayer:
                 return -3
             tx.flags = ctx.flags
             tx.avps = ctx.avps
-            tx.armed.update(ctx.armed)
-            ctx.armed.clear()
+            armed = ctx._armed  # (read without making the dict most requests never need)
+            if armed:
+                tx.armed.update(armed)
+                armed.clear()
             if tx.invite and not tx.relayed_any and not (flags & NO_AUTO_100) and tx.final_status == 0 \
                     and tx.last_reply_status < 100:
                 self._send_trying(tx, build_reply_bytes(request, 100, "Giving a try"))
@@ -520,7 +522,8 @@ class TransactionLayer:
         except ParseError as exc:
             log.error("t_relay failed: bad destination %s: %s", next_hop, exc.reason)
             return -4
-        listener = core.listener_for(dest.proto, _listener_by_name(core, target.socket) or ctx.listener)
+        listener = core.listener_for(dest.proto, target.socket and _listener_by_name(core, target.socket)
+                                     or ctx.listener)
         if listener is None:
             log.error("t_relay failed: no %s listener", dest.proto)
             return -6
@@ -535,17 +538,10 @@ class TransactionLayer:
             headers.append(Header.make("route", target.path))
         headers += source.headers
         out = Request(source.method, target.uri, headers, source.body, source.version)
-        client_branch = ClientBranch(tx, index, out, dest, listener, target, branch_id)
-        client_branch.reply_route = reply_route
+        client = ClientTransaction(tx.invite, dest.proto != "udp", out.to_bytes(), None, self._timers_for(ctx))
+        client_branch = ClientBranch(tx, index, out, dest, listener, target, branch_id, client, reply_route)
         tx.branches.append(client_branch)
         self.clients[branch_id] = client_branch
-        reliable = dest.proto != "udp"
-        timers = self._timers_for(ctx)
-        client = ClientTransaction(
-            tx.invite, reliable, out.to_bytes(),
-            make_ack=None, timers=timers,
-        )
-        client_branch.client = client
         self.stats.inc("tm:UAC_transactions")
         self._run_client(client_branch, client.start())
         return 1
@@ -588,11 +584,12 @@ class TransactionLayer:
     # -- running the state machines -----------------------------------------------
     def _run_server(self, tx: ProxyTransaction, actions: list[Any]) -> None:
         for action in actions:
-            if isinstance(action, Send):
+            kind = action.__class__  # (the action classes are final: an identity test, not isinstance)
+            if kind is Send:
                 self.core.send_to(tx.reply_dest, action.data, tx.listener, tx.conn)
-            elif isinstance(action, Arm):
+            elif kind is Arm:
                 tx.timers.arm("S" + action.timer, action.delay, self._server_timer, tx)
-            elif isinstance(action, Disarm):
+            elif kind is Disarm:
                 tx.timers.disarm("S" + action.timer)
             # Terminate: the wait timer armed with the first final reply ends the transaction
 
@@ -606,23 +603,31 @@ class TransactionLayer:
         with tx.lock:
             tx.terminate()
 
-    def _run_client(self, branch: ClientBranch, actions: list[Any]) -> None:
+    def _run_client(self, branch: ClientBranch, actions: list[Any]) -> bool:
+        """Carry out a client transaction's actions; True if a response was delivered."""
+        delivered = False
         for action in actions:
-            if isinstance(action, Send):
+            kind = action.__class__  # (the action classes are final: an identity test, not isinstance)
+            if kind is Send:
                 if not self.core.send_to(branch.dest, action.data, branch.listener):
                     branch.timers.clear()
                     self._branch_failed(branch)
-                    return
-            elif isinstance(action, Arm):
+                    # (a response among the actions not run is delivered all the same)
+                    return delivered or any(a.__class__ is Deliver and a.event == "response" for a in actions)
+            elif kind is Arm:
                 branch.timers.arm(action.timer, action.delay, self._client_timer, branch)
-            elif isinstance(action, Disarm):
+            elif kind is Disarm:
                 branch.timers.disarm(action.timer)
-            elif isinstance(action, Deliver) and action.event == "timeout":
-                self._branch_timeout(branch)
-            elif isinstance(action, Terminate):
+            elif kind is Deliver:
+                if action.event == "response":
+                    delivered = True
+                elif action.event == "timeout":
+                    self._branch_timeout(branch)
+            elif kind is Terminate:
                 branch.timers.clear()
                 if branch.owner.done:
                     self.clients.pop(branch.branch_id, None)
+        return delivered
 
     def _client_timer(self, branch: ClientBranch, name: str) -> None:
         tx = branch.owner
@@ -697,14 +702,7 @@ class TransactionLayer:
                 return
             if client_branch.final is None and reply.status >= 300 and tx.invite:
                 client.make_ack = lambda r=reply, b=client_branch: build_ack(b.request, r).to_bytes()
-            actions = client.response(reply.status)
-            delivered = False
-            for action in actions:
-                if isinstance(action, Deliver) and action.event == "response":
-                    delivered = True
-                    break
-            self._run_client(client_branch, actions)
-            if delivered:
+            if self._run_client(client_branch, client.response(reply.status)):
                 self._on_response(client_branch, reply, src_ip, src_port, listener)
             elif 200 <= reply.status < 300 and tx.invite:
                 # 2xx retransmission for a completed branch: relay it again (end-to-end)
