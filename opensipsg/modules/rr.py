@@ -67,7 +67,7 @@ RR_DRIVEN = 1
 NOT_RR_DRIVEN = -1
 
 
-@dataclass
+@dataclass(slots=True)
 class RRState:
     """What rr remembers about one message (``ctx.extra['rr']``)."""
 
@@ -166,7 +166,7 @@ class RrModule(Module):
 
     def _insert_rr(self, ctx: Any, value: str) -> Header:
         msg = ctx.msg
-        header = Header.make("Record-Route", value)
+        header = Header("record-route", value, f"Record-Route: {value}")  # (Header.make's spelling, directly)
         index = max(msg._first("record-route")[1], 0)  # above the first Record-Route, else on top
         msg.headers.insert(index, header)
         msg._changed(header.name)  # only Record-Route changed: keep the parsed Via, CSeq, From...

@@ -17,16 +17,19 @@ from dataclasses import dataclass, field
 from typing import Callable, Union
 
 # -- actions ---------------------------------------------------------------------
+# Values: never changed once made. Not frozen all the same: a frozen dataclass sets
+# each field through object.__setattr__, twice the cost of the plain __init__, and a
+# proxied call makes about twenty actions (unsafe_hash keeps them hashable as before).
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Send:
     """Send these bytes to the transaction's peer."""
 
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Arm:
     """(Re)start the named timer to fire after ``delay`` seconds."""
 
@@ -34,12 +37,12 @@ class Arm:
     delay: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Disarm:
     timer: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Deliver:
     """Hand an event to the transaction user: 'response' (with status), 'timeout', 'ack'."""
 
@@ -47,7 +50,7 @@ class Deliver:
     status: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Terminate:
     """The transaction is over: forget it."""
 
@@ -70,7 +73,7 @@ class Timers:
 
 TERMINATED = "terminated"
 
-# the actions without per-transaction data, built once (they are frozen): a call's
+# the actions without per-transaction data, built once (they are never changed): a call's
 # transactions hand out about twenty of them
 _DISARM_A, _DISARM_B, _DISARM_E, _DISARM_F = Disarm("A"), Disarm("B"), Disarm("E"), Disarm("F")
 _DISARM_G, _DISARM_H, _DISARM_FR_INV = Disarm("G"), Disarm("H"), Disarm("FR_INV")
