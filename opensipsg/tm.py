@@ -197,21 +197,23 @@ class ProxyTransaction:
         self.tm = tm
         self.key = key
         self.request = request
-        self.method = request.method
-        self.invite = request.method == "INVITE"
-        self.proto = ctx.proto
+        self.method = method = request.method
+        self.invite = invite = method == "INVITE"
+        self.proto = proto = ctx.proto
         self.listener = ctx.listener
         self.conn = ctx.extra.get("conn")
-        self.src_ip = ctx.src_ip
-        self.src_port = ctx.src_port
-        self.reply_dest = tm.core.reply_destination(request, ctx.proto, ctx.src_ip, ctx.src_port)
-        self.server = ServerTransaction(self.invite, ctx.proto != "udp", tm.timers)
+        self.src_ip = src_ip = ctx.src_ip
+        self.src_port = src_port = ctx.src_port
+        self.reply_dest = tm.core.reply_destination(request, proto, src_ip, src_port)
+        self.server = ServerTransaction(invite, proto != "udp", tm.timers)
         self.timers = TimerSet()
         self.lock = TransactionLock()
         self.branches: list[ClientBranch] = []
         self.first_branch = 0  # the branches of the latest t_relay() start here (tm's t->first_branch)
         # what our To-tag derives from; the tag itself is hashed only for a local reply
-        self._to_tag_parts = (request.call_id, _branch_of(request.via1), request.cseq)
+        # (an RFC 3261 key starts with the top Via's branch: no need to read it again)
+        branch = key[0] if key[0] != "2543" else _branch_of(request.via1)
+        self._to_tag_parts = (request.call_id, branch, request.cseq)
         self._to_tag: str | None = None
         self.final_status = 0  # final status sent upstream
         self.last_reply_status = 0
@@ -538,7 +540,8 @@ class TransactionLayer:
             headers.append(Header.make("route", target.path))
         headers += source.headers
         out = Request(source.method, target.uri, headers, source.body, source.version)
-        client = ClientTransaction(tx.invite, dest.proto != "udp", out.to_bytes(), None, self._timers_for(ctx))
+        timers = self.timers if self.fr_timer_avp is None and self.fr_inv_timer_avp is None else self._timers_for(ctx)
+        client = ClientTransaction(tx.invite, dest.proto != "udp", out.to_bytes(), None, timers)
         client_branch = ClientBranch(tx, index, out, dest, listener, target, branch_id, client, reply_route)
         tx.branches.append(client_branch)
         self.clients[branch_id] = client_branch

@@ -175,10 +175,10 @@ class RrModule(Module):
     # -- record routing -----------------------------------------------------
     @function("record_route", "fmt", optional=1, routes=R | B | F)
     def record_route(self, ctx: Any, params: Any = None) -> int:
-        tag = self._from_tag(ctx)
+        tag = self._from_tag(ctx) if self.append_fromtag else ""  # (the calls only when they do something)
         if tag is None:
             return -1
-        user = self._username(ctx)
+        user = self._username(ctx) if self.add_username else ""
         host, port, transport = self.core.local_address(ctx)
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
