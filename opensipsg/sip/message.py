@@ -784,9 +784,8 @@ def _parse(data: bytes, stream: bool) -> SipMessage:
             sep_len = 0
     head = data[:end].decode(ENCODING, ERRORS)
     body_start = end + sep_len
-    if head.count("\n") == head.count("\r\n"):
-        lines = head.split("\r\n")  # the usual case: CRLF line ends only
-    else:
+    lines = head.split("\r\n")  # the usual case: CRLF line ends only
+    if head.count("\n") != len(lines) - 1:  # (one count: the split already counted the CRLFs)
         lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
     # skip leading empty lines (RFC 3261 7.5: keep-alive CRLFs before a message)
     index = 0
@@ -851,13 +850,17 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     headers: list[Header] = []
     index: dict[str, int] = {}
     append = headers.append
+    setdefault = index.setdefault
     known = _KNOWN_NAMES
     for line in lines[first:]:
-        written, sep, value = line.partition(":")
+        # ": " (the usual spelling) leaves a value that strip() returns without a copy;
+        # a known name holds no colon, so the first ": " is then the header's colon
+        written, sep, value = line.partition(": ")
         key = known.get(written)
         if key is None or not sep:  # (a known name never starts with white space: no continuation)
             if not line:
                 continue
+            written, sep, value = line.partition(":")
             if line[0] in " \t":
                 # folded continuation of the previous header (RFC 3261 7.3.1)
                 if not headers:
@@ -868,8 +871,7 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
             if not sep or not written:
                 raise ParseError("bad header line")
             key = _header_key(written)
-        if key not in index:
-            index[key] = len(headers)
+        setdefault(key, len(headers))
         append(Header(key, value.strip(), line))
     return headers, index
 
