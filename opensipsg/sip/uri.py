@@ -80,6 +80,20 @@ class URI:
     headers: tuple[tuple[str, str], ...] = ()
     raw: str = field(default="", compare=False)
 
+    def __init__(self, scheme: str = "sip", user: str | None = None, password: str | None = None, host: str = "",
+                 port: int | None = None, params: Params = (), headers: tuple[tuple[str, str], ...] = (),
+                 raw: str = "") -> None:
+        # (frozen: the slots are set through their descriptors, a third of the cost
+        # of dataclass's object.__setattr__ per field; most messages make a URI)
+        _set_scheme(self, scheme)
+        _set_user(self, user)
+        _set_password(self, password)
+        _set_host(self, host)
+        _set_port(self, port)
+        _set_params(self, params)
+        _set_headers(self, headers)
+        _set_raw(self, raw)
+
     # -- parameters --------------------------------------------------------
     def param(self, name: str) -> str | None:
         """Value of parameter ``name`` (case-insensitive): None if absent, '' if value-less."""
@@ -145,6 +159,11 @@ class URI:
 
     def __str__(self) -> str:
         return self.raw or self.build()
+
+
+_set_scheme, _set_user, _set_password, _set_host, _set_port, _set_params, _set_headers, _set_raw = (
+    URI.__dict__[f.name].__set__ for f in dataclasses.fields(URI)
+)
 
 
 # ---------------------------------------------------------------------------
