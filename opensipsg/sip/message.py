@@ -203,14 +203,14 @@ def parse_via(text: str) -> Via:
     common = _COMMON_VIA.match(text)
     if common is not None:
         transport, host, port_text, params_text = common.groups()
-        if port_text is None or int(port_text) <= 65535:
+        port = None if port_text is None else int(port_text)
+        if port is None or port <= 65535:
             params: tuple[tuple[str, str | None], ...] = ()
             if params_text:
                 for item in params_text.split(";"):
                     name, eq, value = item.partition("=")
                     params += ((name, value if eq else None),)
-            return _new_via(Via, (f"SIP/2.0/{transport.upper()}", host, None if port_text is None else int(port_text),
-                                  params, text))
+            return _new_via(Via, (f"SIP/2.0/{transport.upper()}", host, port, params, text))
     return _parse_via_full(text)
 
 
@@ -505,14 +505,6 @@ class SipMessage:
 
     # -- parsed views (cached until the headers change) --------------------
     # (each view reads the cache first: these run several times per message)
-    def _cached(self, key: str, build):  # type: ignore[no-untyped-def]
-        cache = self._cache
-        if key in cache:
-            return cache[key]
-        value = build()
-        cache[key] = value
-        return value
-
     # The "via" cache entry holds either the list of every Via or, until something
     # asks for that list, the top Via alone (relaying a reply needs only the top one).
     @property
@@ -595,24 +587,24 @@ class SipMessage:
     def to_tag(self) -> str | None:
         return self.to.tag
 
+    def _name_addrs(self, name: str) -> list[NameAddr]:
+        """Every element of header ``name`` as a NameAddr, parsed once until the headers change."""
+        found = self._cache.get(name)
+        if found is None:
+            found = self._cache[name] = [parse_name_addr(v) for v in self.get_values(name)]
+        return found  # type: ignore[return-value]
+
     @property
     def contacts(self) -> list[NameAddr]:
-        return self._cached(
-            "contact", lambda: [parse_name_addr(v) for v in self.get_values("contact")]
-        )
+        return self._name_addrs("contact")
 
     @property
     def routes(self) -> list[NameAddr]:
-        return self._cached(
-            "route", lambda: [parse_name_addr(v) for v in self.get_values("route")]
-        )
+        return self._name_addrs("route")
 
     @property
     def record_routes(self) -> list[NameAddr]:
-        return self._cached(
-            "record-route",
-            lambda: [parse_name_addr(v) for v in self.get_values("record-route")],
-        )
+        return self._name_addrs("record-route")
 
     def int_header(self, name: str) -> int | None:
         """A header holding a non-negative integer (Expires, Max-Forwards...); ParseError if bad."""
@@ -803,14 +795,14 @@ def _parse(data: bytes, stream: bool) -> SipMessage:
         message = _parse_request_line(start, headers)
     message._index = header_index
 
-    length_text = message.get("content-length")
+    position = header_index.get("content-length")
+    length_text = None if position is None else headers[position].value
     available = len(data) - body_start
     if length_text is None:
         if stream and available > 0:
             raise ParseError("missing Content-Length")
         body = data[body_start:] if available > 0 else b""
-    else:
-        length_text = length_text.strip()
+    else:  # (values are stripped)
         if not length_text.isdigit() or len(length_text) > 6:
             raise ParseError("bad Content-Length")
         length = int(length_text)

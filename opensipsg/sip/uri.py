@@ -202,7 +202,7 @@ def _parse_uri_params(text: str, whole: str) -> Params:
     for item in text.split(";"):
         name, eq, value = item.partition("=")
         if not name:
-            raise ParseError(f"empty URI parameter name: {whole!r}")
+            raise ParseError(f"empty URI parameter name: {whole[:80]!r}")
         params.append((name, value if eq else None))
     return tuple(params)
 
@@ -239,9 +239,11 @@ def parse_uri(text: str) -> URI:
     common = _COMMON_SIP.match(text)
     if common is not None:
         scheme, user, host, port_text, tail = common.groups()
-        if _hostname_ok(host) and (port_text is None or int(port_text) <= 65535):
-            return URI(scheme, user, None, host, None if port_text is None else int(port_text),
-                       _parse_uri_params(tail[1:], text[:80]) if tail else (), (), raw=text)
+        # (an IPv4 host is checked here, saving _hostname_ok's call)
+        if _IPV4.match(host) is not None or _hostname_ok(host):
+            port = None if port_text is None else int(port_text)
+            if port is None or port <= 65535:
+                return URI(scheme, user, None, host, port, _parse_uri_params(tail[1:], text) if tail else (), (), text)
     return _parse_uri_full(text)  # every other shape, and the errors
 
 

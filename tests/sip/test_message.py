@@ -273,6 +273,30 @@ def test_via_fast_path_agrees_with_the_full_parser():
         assert outcome(parse_via, text) == outcome(lambda t: _parse_via_full(t.strip()), text), text
 
 
+def test_header_lines_split_as_at_the_first_colon():
+    """The header loop splits at ': ' first: name and value must be those of the first ':'."""
+    from opensipsg.sip.message import _is_token, _parse_headers, normalize_name
+
+    from tests.sip.differential import text_mutations
+
+    seeds = ["Via: SIP/2.0/UDP h", "Subject:re: hi", "To : <sip:a@b>", "Max-Forwards:  70 ", "X-A:b: c",
+             "l:0", "Call-ID:\tx@y", "CSeq: 1 INVITE", "Foo: ", "Foo:", "Via:: x"]
+    for line in text_mutations(seeds, ": \tabVia-", 5000):
+        written, sep, value = line.partition(":")
+        if not line:
+            expected: object = [], {}
+        elif line[0] in " \t" or not sep or not written or not _is_token(written.rstrip()):
+            expected = "error"  # (a continuation without a header, or a bad line)
+        else:
+            expected = [(normalize_name(written), value.strip(), line)], {normalize_name(written): 0}
+        try:
+            headers, index = _parse_headers(["", line], 1)
+            got: object = [(h.name, h.value, h.raw) for h in headers], index
+        except ParseError:
+            got = "error"
+        assert got == expected, line
+
+
 def test_via_params_are_case_insensitive():
     from opensipsg.sip.message import parse_via
 
