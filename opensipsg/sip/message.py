@@ -279,8 +279,16 @@ class CSeq:
     number: int
     method: str
 
+    def __init__(self, number: int, method: str) -> None:
+        # (frozen: the slots are set through their descriptors, as URI's)
+        _set_cseq_number(self, number)
+        _set_cseq_method(self, method)
+
     def __str__(self) -> str:
         return f"{self.number} {self.method}"
+
+
+_set_cseq_number, _set_cseq_method = (CSeq.__dict__[name].__set__ for name in ("number", "method"))
 
 
 @lru_cache(maxsize=256)  # "1 INVITE" and the like repeat across messages; CSeq is immutable
@@ -877,23 +885,23 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
     method, ruri, version = parts
     if method not in _COMMON_METHODS and not _is_token(method):
         raise ParseError("bad method")
-    if version.upper() != "SIP/2.0":
+    if version != "SIP/2.0" and version.upper() != "SIP/2.0":  # (no copy for the usual spelling)
         if version.upper().startswith("SIP/"):
             raise ParseError("Version Not Supported", 505)
         raise ParseError("bad request line")
     if not ruri or "<" in ruri or ">" in ruri or '"' in ruri or ":" not in ruri:
         raise ParseError("bad Request-URI")
-    return Request(method, ruri, headers, version=version)
+    return Request(method, ruri, headers, b"", version)
 
 
 def _parse_status_line(line: str, headers: list[Header]) -> Response:
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
-    if version.upper() != "SIP/2.0":
+    if version != "SIP/2.0" and version.upper() != "SIP/2.0":
         raise ParseError("Version Not Supported", 505)
     if len(code) != 3 or not code.isdigit() or code[0] == "0":
         raise ParseError("bad status code")
-    return Response(int(code), reason.strip(), headers, version=version)
+    return Response(int(code), reason.strip(), headers, b"", version)
 
 
 _REQUIRED_REQUEST_SET = frozenset(REQUIRED_REQUEST_HEADERS)

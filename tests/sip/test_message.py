@@ -1,6 +1,8 @@
 """SIP message parsing and serialization on bytes."""
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import random
 from pathlib import Path
 
@@ -8,7 +10,9 @@ import pytest
 
 from opensipsg.errors import ParseError
 from opensipsg.sip.builder import build_ack, build_cancel, build_reply
-from opensipsg.sip.message import Request, Response, parse
+from opensipsg.sip.message import CSeq, Request, Response, parse
+from opensipsg.sip.nameaddr import NameAddr
+from opensipsg.sip.uri import URI
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "msgs"
 
@@ -357,3 +361,30 @@ def test_bytes_without_the_top_via_leave_the_message_alone():
 def test_common_via_fast_path_matches_the_full_parser(text):
     from opensipsg.sip.message import _parse_via_full, parse_via
     assert parse_via(text) == _parse_via_full(text)
+
+
+# -- the hand-written constructors --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cls, values",
+    [
+        (NameAddr, ["Bob", "sip:b@x", (("tag", "1"),), False, "r"]),
+        (URI, ["sips", "u", "pw", "h", 5061, (("lr", None),), (("a", "b"),), "x"]),
+        (CSeq, [7, "INVITE"]),
+    ],
+)
+def test_init_matches_the_dataclass_fields(cls: type, values: list) -> None:
+    """NameAddr, URI and CSeq have a hand-written __init__ (fast frozen init):
+    the same names, order and defaults as the fields, and still frozen."""
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    fields = dataclasses.fields(cls)
+    assert [p.name for p in parameters] == [f.name for f in fields]
+    no_default = inspect.Parameter.empty
+    assert [p.default for p in parameters] == [
+        no_default if f.default is dataclasses.MISSING else f.default for f in fields
+    ]
+    made = cls(*values)
+    assert [getattr(made, f.name) for f in fields] == values
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, fields[0].name, "other")

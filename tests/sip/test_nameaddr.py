@@ -1,9 +1,6 @@
 """opensipsg.sip.nameaddr: name-addr / addr-spec, parameter lists, list splitting."""
 from __future__ import annotations
 
-import dataclasses
-import inspect
-
 import pytest
 
 from opensipsg.errors import ParseError
@@ -15,7 +12,6 @@ from opensipsg.sip.nameaddr import (
     split_header_values,
     unquote_string,
 )
-from opensipsg.sip.uri import URI
 
 
 # -- parse_name_addr -------------------------------------------------------------
@@ -255,28 +251,3 @@ def test_name_addr_fast_path_agrees_with_the_full_parser():
         assert outcome(parse_name_addr, text) == outcome(full, text), repr(text)
 
 
-
-# -- the hand-written constructors --------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "cls, values",
-    [
-        (NameAddr, ["Bob", "sip:b@x", (("tag", "1"),), False, "r"]),
-        (URI, ["sips", "u", "pw", "h", 5061, (("lr", None),), (("a", "b"),), "x"]),
-    ],
-)
-def test_init_matches_the_dataclass_fields(cls: type, values: list) -> None:
-    """NameAddr.__init__ and URI.__init__ are written by hand (fast frozen init):
-    the same names, order and defaults as the fields, and still frozen."""
-    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    fields = dataclasses.fields(cls)
-    assert [p.name for p in parameters] == [f.name for f in fields]
-    no_default = inspect.Parameter.empty
-    assert [p.default for p in parameters] == [
-        no_default if f.default is dataclasses.MISSING else f.default for f in fields
-    ]
-    made = cls(*values)
-    assert [getattr(made, f.name) for f in fields] == values
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        setattr(made, fields[0].name, "other")
