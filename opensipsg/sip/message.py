@@ -203,14 +203,14 @@ def parse_via(text: str) -> Via:
     common = _COMMON_VIA.match(text)
     if common is not None:
         transport, host, port_text, params_text = common.groups()
-        if port_text is None or int(port_text) <= 65535:
+        port = None if port_text is None else int(port_text)
+        if port is None or port <= 65535:
             params: tuple[tuple[str, str | None], ...] = ()
             if params_text:
                 for item in params_text.split(";"):
                     name, eq, value = item.partition("=")
                     params += ((name, value if eq else None),)
-            return _new_via(Via, (f"SIP/2.0/{transport.upper()}", host, None if port_text is None else int(port_text),
-                                  params, text))
+            return _new_via(Via, (f"SIP/2.0/{transport.upper()}", host, port, params, text))
     return _parse_via_full(text)
 
 
@@ -279,8 +279,16 @@ class CSeq:
     number: int
     method: str
 
+    def __init__(self, number: int, method: str) -> None:
+        # (frozen: the slots are set through their descriptors, as URI's)
+        _set_cseq_number(self, number)
+        _set_cseq_method(self, method)
+
     def __str__(self) -> str:
         return f"{self.number} {self.method}"
+
+
+_set_cseq_number, _set_cseq_method = (CSeq.__dict__[name].__set__ for name in ("number", "method"))
 
 
 @lru_cache(maxsize=256)  # "1 INVITE" and the like repeat across messages; CSeq is immutable
@@ -505,14 +513,6 @@ class SipMessage:
 
     # -- parsed views (cached until the headers change) --------------------
     # (each view reads the cache first: these run several times per message)
-    def _cached(self, key: str, build):  # type: ignore[no-untyped-def]
-        cache = self._cache
-        if key in cache:
-            return cache[key]
-        value = build()
-        cache[key] = value
-        return value
-
     # The "via" cache entry holds either the list of every Via or, until something
     # asks for that list, the top Via alone (relaying a reply needs only the top one).
     @property
@@ -595,24 +595,24 @@ class SipMessage:
     def to_tag(self) -> str | None:
         return self.to.tag
 
+    def _name_addrs(self, name: str) -> list[NameAddr]:
+        """Every element of header ``name`` as a NameAddr, parsed once until the headers change."""
+        found = self._cache.get(name)
+        if found is None:
+            found = self._cache[name] = [parse_name_addr(v) for v in self.get_values(name)]
+        return found  # type: ignore[return-value]
+
     @property
     def contacts(self) -> list[NameAddr]:
-        return self._cached(
-            "contact", lambda: [parse_name_addr(v) for v in self.get_values("contact")]
-        )
+        return self._name_addrs("contact")
 
     @property
     def routes(self) -> list[NameAddr]:
-        return self._cached(
-            "route", lambda: [parse_name_addr(v) for v in self.get_values("route")]
-        )
+        return self._name_addrs("route")
 
     @property
     def record_routes(self) -> list[NameAddr]:
-        return self._cached(
-            "record-route",
-            lambda: [parse_name_addr(v) for v in self.get_values("record-route")],
-        )
+        return self._name_addrs("record-route")
 
     def int_header(self, name: str) -> int | None:
         """A header holding a non-negative integer (Expires, Max-Forwards...); ParseError if bad."""
@@ -784,9 +784,8 @@ def _parse(data: bytes, stream: bool) -> SipMessage:
             sep_len = 0
     head = data[:end].decode(ENCODING, ERRORS)
     body_start = end + sep_len
-    if head.count("\n") == head.count("\r\n"):
-        lines = head.split("\r\n")  # the usual case: CRLF line ends only
-    else:
+    lines = head.split("\r\n")  # the usual case: CRLF line ends only
+    if head.count("\n") != len(lines) - 1:  # (one count: the split already counted the CRLFs)
         lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
     # skip leading empty lines (RFC 3261 7.5: keep-alive CRLFs before a message)
     index = 0
@@ -804,14 +803,14 @@ def _parse(data: bytes, stream: bool) -> SipMessage:
         message = _parse_request_line(start, headers)
     message._index = header_index
 
-    length_text = message.get("content-length")
+    position = header_index.get("content-length")
+    length_text = None if position is None else headers[position].value
     available = len(data) - body_start
     if length_text is None:
         if stream and available > 0:
             raise ParseError("missing Content-Length")
         body = data[body_start:] if available > 0 else b""
-    else:
-        length_text = length_text.strip()
+    else:  # (values are stripped)
         if not length_text.isdigit() or len(length_text) > 6:
             raise ParseError("bad Content-Length")
         length = int(length_text)
@@ -851,13 +850,17 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     headers: list[Header] = []
     index: dict[str, int] = {}
     append = headers.append
+    setdefault = index.setdefault
     known = _KNOWN_NAMES
     for line in lines[first:]:
-        written, sep, value = line.partition(":")
+        # ": " (the usual spelling) leaves a value that strip() returns without a copy;
+        # a known name holds no colon, so the first ": " is then the header's colon
+        written, sep, value = line.partition(": ")
         key = known.get(written)
         if key is None or not sep:  # (a known name never starts with white space: no continuation)
             if not line:
                 continue
+            written, sep, value = line.partition(":")
             if line[0] in " \t":
                 # folded continuation of the previous header (RFC 3261 7.3.1)
                 if not headers:
@@ -868,8 +871,7 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
             if not sep or not written:
                 raise ParseError("bad header line")
             key = _header_key(written)
-        if key not in index:
-            index[key] = len(headers)
+        setdefault(key, len(headers))
         append(Header(key, value.strip(), line))
     return headers, index
 
@@ -883,23 +885,23 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
     method, ruri, version = parts
     if method not in _COMMON_METHODS and not _is_token(method):
         raise ParseError("bad method")
-    if version.upper() != "SIP/2.0":
+    if version != "SIP/2.0" and version.upper() != "SIP/2.0":  # (no copy for the usual spelling)
         if version.upper().startswith("SIP/"):
             raise ParseError("Version Not Supported", 505)
         raise ParseError("bad request line")
     if not ruri or "<" in ruri or ">" in ruri or '"' in ruri or ":" not in ruri:
         raise ParseError("bad Request-URI")
-    return Request(method, ruri, headers, version=version)
+    return Request(method, ruri, headers, b"", version)
 
 
 def _parse_status_line(line: str, headers: list[Header]) -> Response:
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
-    if version.upper() != "SIP/2.0":
+    if version != "SIP/2.0" and version.upper() != "SIP/2.0":
         raise ParseError("Version Not Supported", 505)
     if len(code) != 3 or not code.isdigit() or code[0] == "0":
         raise ParseError("bad status code")
-    return Response(int(code), reason.strip(), headers, version=version)
+    return Response(int(code), reason.strip(), headers, b"", version)
 
 
 _REQUIRED_REQUEST_SET = frozenset(REQUIRED_REQUEST_HEADERS)

@@ -98,6 +98,16 @@ class NameAddr:
     angle: bool = True
     raw: str = field(default="", compare=False)
 
+    def __init__(self, display: str | None, uri_text: str, params: Params = (), angle: bool = True,
+                 raw: str = "") -> None:
+        # (frozen: the slots are set through their descriptors, a third of the cost
+        # of dataclass's object.__setattr__ per field; From, To, Contact each make one)
+        _set_display(self, display)
+        _set_uri_text(self, uri_text)
+        _set_params(self, params)
+        _set_angle(self, angle)
+        _set_raw(self, raw)
+
     @property
     def uri(self) -> URI:
         """The parsed URI (ParseError if it is not sip/sips/tel or is broken)."""
@@ -160,6 +170,11 @@ class NameAddr:
 
     def __str__(self) -> str:
         return self.raw or self.build()
+
+
+_set_display, _set_uri_text, _set_params, _set_angle, _set_raw = (
+    NameAddr.__dict__[f.name].__set__ for f in dataclasses.fields(NameAddr)
+)
 
 
 def parse_params(text: str) -> Params:

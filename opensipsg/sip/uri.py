@@ -80,6 +80,20 @@ class URI:
     headers: tuple[tuple[str, str], ...] = ()
     raw: str = field(default="", compare=False)
 
+    def __init__(self, scheme: str = "sip", user: str | None = None, password: str | None = None, host: str = "",
+                 port: int | None = None, params: Params = (), headers: tuple[tuple[str, str], ...] = (),
+                 raw: str = "") -> None:
+        # (frozen: the slots are set through their descriptors, a third of the cost
+        # of dataclass's object.__setattr__ per field; most messages make a URI)
+        _set_scheme(self, scheme)
+        _set_user(self, user)
+        _set_password(self, password)
+        _set_host(self, host)
+        _set_port(self, port)
+        _set_params(self, params)
+        _set_headers(self, headers)
+        _set_raw(self, raw)
+
     # -- parameters --------------------------------------------------------
     def param(self, name: str) -> str | None:
         """Value of parameter ``name`` (case-insensitive): None if absent, '' if value-less."""
@@ -147,6 +161,11 @@ class URI:
         return self.raw or self.build()
 
 
+_set_scheme, _set_user, _set_password, _set_host, _set_port, _set_params, _set_headers, _set_raw = (
+    URI.__dict__[f.name].__set__ for f in dataclasses.fields(URI)
+)
+
+
 # ---------------------------------------------------------------------------
 # parsing
 
@@ -183,7 +202,7 @@ def _parse_uri_params(text: str, whole: str) -> Params:
     for item in text.split(";"):
         name, eq, value = item.partition("=")
         if not name:
-            raise ParseError(f"empty URI parameter name: {whole!r}")
+            raise ParseError(f"empty URI parameter name: {whole[:80]!r}")
         params.append((name, value if eq else None))
     return tuple(params)
 
@@ -220,9 +239,11 @@ def parse_uri(text: str) -> URI:
     common = _COMMON_SIP.match(text)
     if common is not None:
         scheme, user, host, port_text, tail = common.groups()
-        if _hostname_ok(host) and (port_text is None or int(port_text) <= 65535):
-            return URI(scheme, user, None, host, None if port_text is None else int(port_text),
-                       _parse_uri_params(tail[1:], text[:80]) if tail else (), (), raw=text)
+        # (an IPv4 host is checked here, saving _hostname_ok's call)
+        if _IPV4.match(host) is not None or _hostname_ok(host):
+            port = None if port_text is None else int(port_text)
+            if port is None or port <= 65535:
+                return URI(scheme, user, None, host, port, _parse_uri_params(tail[1:], text) if tail else (), (), text)
     return _parse_uri_full(text)  # every other shape, and the errors
 
 

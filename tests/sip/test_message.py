@@ -1,6 +1,8 @@
 """SIP message parsing and serialization on bytes."""
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import random
 from pathlib import Path
 
@@ -8,7 +10,9 @@ import pytest
 
 from opensipsg.errors import ParseError
 from opensipsg.sip.builder import build_ack, build_cancel, build_reply
-from opensipsg.sip.message import Request, Response, parse
+from opensipsg.sip.message import CSeq, Request, Response, parse
+from opensipsg.sip.nameaddr import NameAddr
+from opensipsg.sip.uri import URI
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "msgs"
 
@@ -273,6 +277,30 @@ def test_via_fast_path_agrees_with_the_full_parser():
         assert outcome(parse_via, text) == outcome(lambda t: _parse_via_full(t.strip()), text), text
 
 
+def test_header_lines_split_as_at_the_first_colon():
+    """The header loop splits at ': ' first: name and value must be those of the first ':'."""
+    from opensipsg.sip.message import _is_token, _parse_headers, normalize_name
+
+    from tests.sip.differential import text_mutations
+
+    seeds = ["Via: SIP/2.0/UDP h", "Subject:re: hi", "To : <sip:a@b>", "Max-Forwards:  70 ", "X-A:b: c",
+             "l:0", "Call-ID:\tx@y", "CSeq: 1 INVITE", "Foo: ", "Foo:", "Via:: x"]
+    for line in text_mutations(seeds, ": \tabVia-", 5000):
+        written, sep, value = line.partition(":")
+        if not line:
+            expected: object = [], {}
+        elif line[0] in " \t" or not sep or not written or not _is_token(written.rstrip()):
+            expected = "error"  # (a continuation without a header, or a bad line)
+        else:
+            expected = [(normalize_name(written), value.strip(), line)], {normalize_name(written): 0}
+        try:
+            headers, index = _parse_headers(["", line], 1)
+            got: object = [(h.name, h.value, h.raw) for h in headers], index
+        except ParseError:
+            got = "error"
+        assert got == expected, line
+
+
 def test_via_params_are_case_insensitive():
     from opensipsg.sip.message import parse_via
 
@@ -333,3 +361,30 @@ def test_bytes_without_the_top_via_leave_the_message_alone():
 def test_common_via_fast_path_matches_the_full_parser(text):
     from opensipsg.sip.message import _parse_via_full, parse_via
     assert parse_via(text) == _parse_via_full(text)
+
+
+# -- the hand-written constructors --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cls, values",
+    [
+        (NameAddr, ["Bob", "sip:b@x", (("tag", "1"),), False, "r"]),
+        (URI, ["sips", "u", "pw", "h", 5061, (("lr", None),), (("a", "b"),), "x"]),
+        (CSeq, [7, "INVITE"]),
+    ],
+)
+def test_init_matches_the_dataclass_fields(cls: type, values: list) -> None:
+    """NameAddr, URI and CSeq have a hand-written __init__ (fast frozen init):
+    the same names, order and defaults as the fields, and still frozen."""
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    fields = dataclasses.fields(cls)
+    assert [p.name for p in parameters] == [f.name for f in fields]
+    no_default = inspect.Parameter.empty
+    assert [p.default for p in parameters] == [
+        no_default if f.default is dataclasses.MISSING else f.default for f in fields
+    ]
+    made = cls(*values)
+    assert [getattr(made, f.name) for f in fields] == values
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, fields[0].name, "other")

@@ -249,3 +249,5 @@ def test_name_addr_fast_path_agrees_with_the_full_parser():
 
     for text in text_mutations(seeds, alphabet, 20000, seed=8):
         assert outcome(parse_name_addr, text) == outcome(full, text), repr(text)
+
+
