@@ -5,9 +5,13 @@ resolved (core functions first, then the loaded modules), its arguments are
 fixed up per kind, and every statement becomes a closure ``fn(ctx) -> int``.
 Running a route is then only calling closures -- nothing looks at the AST again.
 
-Control flow (reference 1.3/1.4) uses three private exceptions: ``_Stop`` (exit,
-drop, ``return(0)`` and any action returning 0: ends the whole top-level run),
-``_Return`` (ends the current route) and ``_Break`` (ends a switch case).
+Control flow (reference 1.3/1.4): an action returning 0 ends the whole top-level
+run (exit, drop, ``return(0)`` and any function returning 0), so every compiled
+statement returns its code and every enclosing block, if, loop and route call
+hands a 0 straight back up (no exception unwinding every level on each exit).
+Where a 0 cannot travel as a return code -- a call inside an expression, an
+error_route -- the private exception ``_Stop`` does the same. ``_Return`` (ends
+the current route) and ``_Break`` (ends a switch case) stay exceptions.
 Each raise makes a new instance: re-raising one shared instance chains every
 run's traceback onto it, which kept all the frames (and messages) alive.
 """
@@ -44,7 +48,7 @@ __all__ = ["compile_script", "Script", "Format", "Binder"]
 
 
 class _Stop(Exception):
-    """exit / drop / return(0) / an action returning 0: end the whole run."""
+    """A 0 where it cannot be returned (inside an expression): end the whole run."""
 
 
 class _Return(Exception):
@@ -406,7 +410,27 @@ class _Compiler:
 
     # -- statements ----------------------------------------------------------------------------
     def block(self, block: ast.Block) -> Action:
-        actions = [self.statement(s) for s in block.statements]
+        """A 0 from any statement ends the block with 0 (the run stops: see the module doc)."""
+        statements = block.statements
+        if statements and isinstance(statements[-1], ast.Exit) and len(statements) > 1:
+            # '...; exit;' (the commonest block ending): the block returns 0 itself
+            actions = [self.statement(s) for s in statements[:-1]]
+            if len(actions) == 1:
+                (a,) = actions
+
+                def one_then_exit(ctx: Any) -> int:
+                    a(ctx)
+                    return 0
+                return one_then_exit
+            actions_t = tuple(actions)
+
+            def run_then_exit(ctx: Any) -> int:
+                for action in actions_t:
+                    if action(ctx) == 0:
+                        break
+                return 0
+            return run_then_exit
+        actions = [self.statement(s) for s in statements]
         if not actions:
             return lambda ctx: 1
         if len(actions) == 1:
@@ -415,7 +439,8 @@ class _Compiler:
             a, b = actions
 
             def two(ctx: Any) -> int:
-                a(ctx)
+                if a(ctx) == 0:
+                    return 0
                 return b(ctx)
             return two
         actions_t = tuple(actions)
@@ -424,6 +449,8 @@ class _Compiler:
             ret = 1
             for action in actions_t:
                 ret = action(ctx)
+                if ret == 0:
+                    return 0
             return ret
         return run_block
 
@@ -435,20 +462,20 @@ class _Compiler:
         return self.block(stmt)
 
     def s_Call(self, stmt: ast.Call) -> Action:
-        return self.call(stmt)
+        return self.call(stmt, statement=True)
 
     def s_RouteCall(self, stmt: ast.RouteCall) -> Action:
-        return self.route_call(stmt)
+        return self.route_call(stmt, statement=True)
 
     def s_Exit(self, stmt: ast.Exit) -> Action:
         def exit_(ctx: Any) -> int:
-            raise _Stop
+            return 0
         return exit_
 
     def s_Drop(self, stmt: ast.Drop) -> Action:
         def drop(ctx: Any) -> int:
             ctx.dropped = True
-            raise _Stop
+            return 0
         return drop
 
     def s_Break(self, stmt: ast.Break) -> Action:
@@ -480,34 +507,63 @@ class _Compiler:
             else:
                 r = 1
             if r == 0:
-                raise _Stop
+                return 0
             ctx.retcode = r
             raise _Return(r)
         return return_pv
 
     def s_If(self, stmt: ast.If) -> Action:
-        # ``test(ctx) > 0`` is the condition: for the commonest ones, f(..) and !f(..), test
-        # is the call itself (its return code), which saves the two closures cond() wraps
-        # around it; else test is cond() (a bool, and True > 0).
+        # For the commonest conditions, f(..) and !f(..), the test is the call itself (its
+        # return code), without the closures cond() wraps around it. A 0 from the branch
+        # taken (the run stops) leaves $retcode as it is.
         test, truth = self.call_condition(stmt.cond)
-        if test is None:
-            test, truth = self.cond(stmt.cond), True
         then = self.block(stmt.then)
-        if stmt.else_ is None:
-            def if_(ctx: Any) -> int:
-                if (test(ctx) > 0) is truth:
-                    r = then(ctx)
+        else_ = self.block(stmt.else_) if stmt.else_ is not None else None
+        if test is not None:
+            return self.if_call(test, truth, then, else_)
+        cond = self.cond(stmt.cond)  # a bool (a 0 inside it is raised: see the module doc)
+        if else_ is None:
+            def if_cond(ctx: Any) -> int:
+                if not cond(ctx):
+                    return 1
+                r = then(ctx)
+                if r:
                     ctx.retcode = r
+                return r
+            return if_cond
+
+        def if_cond_else(ctx: Any) -> int:
+            r = then(ctx) if cond(ctx) else else_(ctx)
+            if r:
+                ctx.retcode = r
+            return r
+        return if_cond_else
+
+    def if_call(self, test: Action, truth: bool, then: Action, else_: Action | None) -> Action:
+        """if (f(..)) / if (!f(..)): the branch runs when ``(test(ctx) > 0) is truth``; a 0
+        from the call or from the branch taken stops the run (and leaves $retcode as it is)."""
+        if else_ is None:
+            def if_call(ctx: Any) -> int:
+                r = test(ctx)
+                if r == 0:
+                    return 0
+                if (r > 0) is truth:
+                    r = then(ctx)
+                    if r:
+                        ctx.retcode = r
                     return r
                 return 1
-            return if_
-        else_ = self.block(stmt.else_)
+            return if_call
 
-        def if_else(ctx: Any) -> int:
-            r = then(ctx) if (test(ctx) > 0) is truth else else_(ctx)
-            ctx.retcode = r
+        def if_call_else(ctx: Any) -> int:
+            r = test(ctx)
+            if r == 0:
+                return 0
+            r = then(ctx) if (r > 0) is truth else else_(ctx)
+            if r:
+                ctx.retcode = r
             return r
-        return if_else
+        return if_call_else
 
     def call_condition(self, expr: Any) -> tuple[Action | None, bool]:
         """(call closure, wanted truth) when ``expr`` is ``f(...)`` or ``!f(...)``, else (None, _)."""
@@ -515,7 +571,7 @@ class _Compiler:
         if isinstance(expr, ast.Not):
             expr, truth = expr.expr, False
         if isinstance(expr, ast.CallExpr) and isinstance(expr.call, ast.Call):
-            return self.call(expr.call), truth
+            return self.call(expr.call, statement=True), truth
         return None, truth
 
     def s_While(self, stmt: ast.While) -> Action:
@@ -533,6 +589,8 @@ class _Compiler:
                     log.info("%s: while loop stopped after %d iterations (max_while_loops)", pos, limit)
                     break
                 ret = body(ctx)
+                if ret == 0:
+                    return 0
             return ret
         return while_
 
@@ -568,11 +626,14 @@ class _Compiler:
                 else:
                     for i in range(start, n):
                         ret = bodies[i](ctx)
+                        if ret == 0:
+                            return 0
                     if default is not None:
                         ret = default(ctx)
             except _Break:
                 pass
-            ctx.retcode = ret
+            if ret:
+                ctx.retcode = ret
             return ret
         return switch
 
@@ -607,7 +668,8 @@ class _Compiler:
         return assign
 
     # -- calls -------------------------------------------------------------------------------
-    def route_call(self, stmt: ast.RouteCall) -> Action:
+    def route_call(self, stmt: ast.RouteCall, statement: bool = False) -> Action:
+        """``statement``: a 0 (the run stops) is returned; else (inside an expression) raised."""
         name = stmt.name
         if name not in self.config.routes:
             raise self.binder.error(stmt, f"route '{name}' is not defined (route({name}))")
@@ -625,11 +687,16 @@ class _Compiler:
                 r = ret.value
             finally:
                 ctx.depth -= 1
+            if r == 0:
+                if statement:
+                    return 0
+                raise _Stop
             ctx.retcode = r
             return r
         return call_route
 
-    def call(self, stmt: ast.Call) -> Action:
+    def call(self, stmt: ast.Call, statement: bool = False) -> Action:
+        """``statement``: a 0 (the run stops) is returned; else (inside an expression) raised."""
         binder = self.binder
         name = stmt.name
         for module in self.modules.values():
@@ -681,7 +748,7 @@ class _Compiler:
         if module is not None:
             handler = handler.__get__(module, type(module))
             module.on_bind(name, values)
-        return self.make_call(handler, values, stmt)
+        return self.make_call(handler, values, stmt, statement)
 
     def fix_arg(self, spec: FunctionSpec, kind: str, arg: ast.Arg, is_core: bool) -> Any:
         binder = self.binder
@@ -716,7 +783,8 @@ class _Compiler:
             return name
         return arg
 
-    def make_call(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call) -> Action:
+    def make_call(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call,
+                  statement: bool) -> Action:
         on_error = self.parse_error_handler(stmt)
         n = len(values)
         # Unrolled on purpose, for the hot path: a closure per arity calls the
@@ -732,7 +800,7 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
-                if r == 0:
+                if r == 0 and not statement:
                     raise _Stop
                 return r
             return call0
@@ -747,7 +815,7 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
-                if r == 0:
+                if r == 0 and not statement:
                     raise _Stop
                 return r
             return call1
@@ -762,7 +830,7 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
-                if r == 0:
+                if r == 0 and not statement:
                     raise _Stop
                 return r
             return call2
@@ -775,7 +843,7 @@ class _Compiler:
             if r.__class__ is not int:
                 r = _coerce(r)
             ctx.retcode = r
-            if r == 0:
+            if r == 0 and not statement:
                 raise _Stop
             return r
         return calln
@@ -794,7 +862,8 @@ class _Compiler:
                 saved_type = ctx.route_type
                 ctx.route_type = RouteType.ERROR
                 try:
-                    error_fn(ctx)
+                    if error_fn(ctx) == 0:
+                        raise _Stop  # exit in error_route ends the run
                 except _Return:
                     pass
                 finally:
@@ -1130,10 +1199,11 @@ class Script:
         except _Return as ret:
             r = ret.value
         except _Stop:
-            ctx.stop = True
             r = 0
         except _Break:  # cannot happen: the parser only allows break in a switch
             r = 1
+        if r == 0:
+            ctx.stop = True
         return r
 
 
