@@ -513,14 +513,17 @@ class _Compiler:
         return return_pv
 
     def s_If(self, stmt: ast.If) -> Action:
-        # For the commonest conditions, f(..) and !f(..), the test is the call itself (its
-        # return code), without the closures cond() wraps around it. A 0 from the branch
-        # taken (the run stops) leaves $retcode as it is.
-        test, truth = self.call_condition(stmt.cond)
+        # For the commonest conditions, f(..) and !f(..), the call's closure is the if
+        # (make_call's branch). A 0 from the branch taken (the run stops) leaves $retcode
+        # as it is.
+        call, truth = self.call_condition(stmt.cond)
+        if call is not None:
+            handler, values = self.bind_call(call)
+            then = self.block(stmt.then)
+            else_ = self.block(stmt.else_) if stmt.else_ is not None else None
+            return self.make_call(handler, values, call, True, (truth, then, else_))
         then = self.block(stmt.then)
         else_ = self.block(stmt.else_) if stmt.else_ is not None else None
-        if test is not None:
-            return self.if_call(test, truth, then, else_)
         cond = self.cond(stmt.cond)  # a bool (a 0 inside it is raised: see the module doc)
         if else_ is None:
             def if_cond(ctx: Any) -> int:
@@ -539,39 +542,13 @@ class _Compiler:
             return r
         return if_cond_else
 
-    def if_call(self, test: Action, truth: bool, then: Action, else_: Action | None) -> Action:
-        """if (f(..)) / if (!f(..)): the branch runs when ``(test(ctx) > 0) is truth``; a 0
-        from the call or from the branch taken stops the run (and leaves $retcode as it is)."""
-        if else_ is None:
-            def if_call(ctx: Any) -> int:
-                r = test(ctx)
-                if r == 0:
-                    return 0
-                if (r > 0) is truth:
-                    r = then(ctx)
-                    if r:
-                        ctx.retcode = r
-                    return r
-                return 1
-            return if_call
-
-        def if_call_else(ctx: Any) -> int:
-            r = test(ctx)
-            if r == 0:
-                return 0
-            r = then(ctx) if (r > 0) is truth else else_(ctx)
-            if r:
-                ctx.retcode = r
-            return r
-        return if_call_else
-
-    def call_condition(self, expr: Any) -> tuple[Action | None, bool]:
-        """(call closure, wanted truth) when ``expr`` is ``f(...)`` or ``!f(...)``, else (None, _)."""
+    def call_condition(self, expr: Any) -> tuple[ast.Call | None, bool]:
+        """(the call, wanted truth) when ``expr`` is ``f(...)`` or ``!f(...)``, else (None, _)."""
         truth = True
         if isinstance(expr, ast.Not):
             expr, truth = expr.expr, False
         if isinstance(expr, ast.CallExpr) and isinstance(expr.call, ast.Call):
-            return self.call(expr.call, statement=True), truth
+            return expr.call, truth
         return None, truth
 
     def s_While(self, stmt: ast.While) -> Action:
@@ -697,6 +674,11 @@ class _Compiler:
 
     def call(self, stmt: ast.Call, statement: bool = False) -> Action:
         """``statement``: a 0 (the run stops) is returned; else (inside an expression) raised."""
+        handler, values = self.bind_call(stmt)
+        return self.make_call(handler, values, stmt, statement)
+
+    def bind_call(self, stmt: ast.Call) -> tuple[Callable[..., int], tuple[Any, ...]]:
+        """The handler of ``stmt`` (bound to its module) and its fixed-up arguments."""
         binder = self.binder
         name = stmt.name
         for module in self.modules.values():
@@ -748,7 +730,7 @@ class _Compiler:
         if module is not None:
             handler = handler.__get__(module, type(module))
             module.on_bind(name, values)
-        return self.make_call(handler, values, stmt, statement)
+        return handler, values
 
     def fix_arg(self, spec: FunctionSpec, kind: str, arg: ast.Arg, is_core: bool) -> Any:
         binder = self.binder
@@ -784,13 +766,25 @@ class _Compiler:
         return arg
 
     def make_call(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call,
-                  statement: bool) -> Action:
+                  statement: bool, branch: tuple[bool, Action, Action | None] | None = None) -> Action:
+        """``branch`` (truth, then, else): the call is the condition of ``if (f(..))``
+        (truth True) or ``if (!f(..))``: the closure also runs the branch its code selects,
+        one frame less than an if closure around the call (most conditions are calls)."""
         on_error = self.parse_error_handler(stmt)
         n = len(values)
+        then: Action | None = None
+        else_: Action | None = None
+        truth = True
+        if branch is not None:
+            truth, then, else_ = branch
+            if n > 1:  # rare in a condition: the arguments are spread by one more frame
+                full, spread = handler, values
+                handler, values, n = (lambda ctx: full(ctx, *spread)), (), 0
         # Unrolled on purpose, for the hot path: a closure per arity calls the
         # handler with its values bound as cells; ``handler(ctx, *values)`` costs
-        # some 40-60 ns more per call on CPython 3.11, and sharing the tail in a
-        # helper costs another call. Keep the four bodies the same.
+        # about 1,000 machine instructions more per call on CPython 3.11 (more than
+        # a frame), and sharing the tail in a helper costs another call. Keep the
+        # bodies the same (call0 and call1 also run an if's branch, see above).
         if n == 0:
             def call0(ctx: Any) -> int:
                 try:
@@ -800,8 +794,20 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
-                if r == 0 and not statement:
-                    raise _Stop
+                if then is None:
+                    if r == 0 and not statement:
+                        raise _Stop
+                    return r
+                if r == 0:
+                    return 0
+                if (r > 0) is truth:
+                    r = then(ctx)
+                elif else_ is None:
+                    return 1
+                else:
+                    r = else_(ctx)
+                if r:
+                    ctx.retcode = r
                 return r
             return call0
         if n == 1:
@@ -815,8 +821,20 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
-                if r == 0 and not statement:
-                    raise _Stop
+                if then is None:
+                    if r == 0 and not statement:
+                        raise _Stop
+                    return r
+                if r == 0:
+                    return 0
+                if (r > 0) is truth:
+                    r = then(ctx)
+                elif else_ is None:
+                    return 1
+                else:
+                    r = else_(ctx)
+                if r:
+                    ctx.retcode = r
                 return r
             return call1
         if n == 2:

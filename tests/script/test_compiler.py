@@ -264,6 +264,23 @@ def test_zero_stops_the_run_from_every_statement_shape():
         assert "no" not in rec_texts(mod), body
 
 
+def test_call_conditions_of_every_arity_with_and_without_else():
+    rc, ctx, mod, _ = run("""
+route {
+    if (two("a", "1")) rec("two $rc"); else rec("no");
+    if (!two("b", "2")) rec("no"); else rec("not-two $rc");
+    if (code("neg")) rec("no"); else rec("neg $rc");
+    if (!code("neg")) rec("not-neg $rc");
+    if (code("neg")) rec("no");
+    rec("after $rc");
+    if (!req_only()) { rec("no"); } else { code("neg"); }
+    rec("else $rc");
+}
+""", codes={"code:neg": -2})
+    assert rec_texts(mod) == ["two 1", "not-two 1", "neg -2", "not-neg -2", "after -2", "else -2"]
+    assert calls(mod).count("two('a', 1)") == 1 and "two('b', 2)" in calls(mod)
+
+
 def test_error_route_return_zero_stops_the_run():
     rc, ctx, mod, _ = run('route { boom(); rec("no"); }\nerror_route { rec("error"); return(0); }')
     assert (rc, ctx.stop) == (0, True) and rec_texts(mod) == ["error"]
