@@ -524,10 +524,13 @@ class _Compiler:
             return self.make_call(handler, values, call, True, (truth, then, else_))
         then = self.block(stmt.then)
         else_ = self.block(stmt.else_) if stmt.else_ is not None else None
-        cond = self.cond(stmt.cond)  # a bool (a 0 inside it is raised: see the module doc)
+        expr, negated = stmt.cond, False
+        if isinstance(expr, ast.Not):  # tested here: one closure less than cond()'s not
+            expr, negated = expr.expr, True
+        cond = self.cond(expr)  # (a 0 from a call inside it is raised: see the module doc)
         if else_ is None:
             def if_cond(ctx: Any) -> int:
-                if not cond(ctx):
+                if (not cond(ctx)) is not negated:
                     return 1
                 r = then(ctx)
                 if r:
@@ -536,7 +539,7 @@ class _Compiler:
             return if_cond
 
         def if_cond_else(ctx: Any) -> int:
-            r = then(ctx) if cond(ctx) else else_(ctx)
+            r = then(ctx) if (not cond(ctx)) is negated else else_(ctx)
             if r:
                 ctx.retcode = r
             return r
@@ -961,12 +964,13 @@ class _Compiler:
         if isinstance(right, ast.Myself):
             if op not in ("==", "!="):
                 raise self.binder.error(expr, f"'{op}' cannot be used with myself (only == and !=)")
-            get = self.value(left)
-            check = self.myself_check()
-            if op == "==":
-                return lambda ctx: check(ctx, get(ctx))
-            return lambda ctx: not check(ctx, get(ctx))
+            return self.myself_check(self.value(left), op == "==")
         lget = self.value(left)
+        if op in ("==", "!=") and isinstance(right, ast.Const) and right.value is None:
+            # x == NULL / x != NULL (compare_values' rule for a NULL operand)
+            if op == "==":
+                return lambda ctx: lget(ctx) is None
+            return lambda ctx: lget(ctx) is not None
         ldual = isinstance(left, ast.PVExpr) and self.binder.pv_ref(left.pv).dual and not left.pv.transforms
         where = f" at {expr.pos}"
         if op in ("=~", "!~") and isinstance(right, ast.Const) and isinstance(right.value, str):
@@ -1004,10 +1008,19 @@ class _Compiler:
         rdual = isinstance(right, ast.PVExpr) and self.binder.pv_ref(right.pv).dual and not right.pv.transforms
         return lambda ctx: compare_values(op, lget(ctx), rget(ctx), ldual, rdual, where)
 
-    def myself_check(self) -> Callable[[Any, Value], bool]:
-        def check(ctx: Any, value: Value) -> bool:
-            if value is None:
-                return False
+    def myself_check(self, get: ValueFn, eq: bool) -> Cond:
+        """``get(ctx) == myself`` (``eq``) or ``!= myself`` in one closure."""
+        is_ruri = get is _kw_uri
+
+        def check(ctx: Any) -> bool:
+            if is_ruri:  # 'uri == myself': read here, one frame less than _kw_uri
+                if ctx.request is None:
+                    return not eq
+                value: Value = ctx.ruri
+            else:
+                value = get(ctx)
+                if value is None:
+                    return not eq
             text = (value if value.__class__ is str else str(value)).strip()
             host, port = text, 0
             scheme, colon, _ = text.partition(":")
@@ -1015,9 +1028,9 @@ class _Compiler:
                 try:
                     uri = parse_uri(text)
                 except OpensipsgError:
-                    return False
+                    return not eq
                 host, port = uri.host, uri.port or (5061 if uri.scheme == "sips" else 5060)
-            return bool(ctx.core.is_myself(host, port))
+            return bool(ctx.core.is_myself(host, port)) is eq
         return check
 
     def keyword_compare(self, kw: ast.Keyword, op: str, right: Any, expr: ast.Compare) -> Cond:
@@ -1028,9 +1041,7 @@ class _Compiler:
             if isinstance(right, ast.Myself):
                 if name == "method" or op not in ("==", "!="):
                     raise binder.error(expr, f"'{name} {op} myself' is not allowed")
-                check = self.myself_check()
-                eq = op == "=="
-                return lambda ctx: check(ctx, get(ctx)) is eq
+                return self.myself_check(get, op == "==")
             if op in ("=~", "!~"):
                 if isinstance(right, (ast.Const, ast.Ident)):
                     text = right.value if isinstance(right, ast.Const) else right.name

@@ -407,9 +407,14 @@ route {
     if ($rU != NULL) rec("notnull");
     if ($avp(s:x) == $avp(s:y)) rec("both-null");
     if (!$avp(s:x)) rec("pv-false");
+    if ($rU == NULL) rec("BAD3");
+    if ($avp(s:x) != NULL) rec("BAD4"); else rec("null-not-ne");
+    if (!($rU == NULL)) rec("neg-null"); else rec("BAD5");
+    if (!($avp(s:x) != NULL)) rec("neg-not-ne");
 }
 """)
-    assert rec_texts(mod) == ["null-eq", "null-ne", "null-nre", "notnull", "both-null", "pv-false"]
+    assert rec_texts(mod) == ["null-eq", "null-ne", "null-nre", "notnull", "both-null", "pv-false",
+                              "null-not-ne", "neg-null", "neg-not-ne"]
 
 
 def test_arithmetic_one_level_and_bitwise():
