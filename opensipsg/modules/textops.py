@@ -312,6 +312,11 @@ def _method_set(methods: str) -> frozenset[str]:
     return frozenset(m.strip().upper() for m in methods.split("|") if m.strip())
 
 
+def _method_set_fixup(args: tuple[Any, ...], binder: Any) -> tuple[Any, ...]:
+    """is_method()'s argument as its set, once when the script is loaded."""
+    return (_method_set(binder.arg_text(args[0])),)
+
+
 @register_module
 class TextopsModule(Module):
     name = "textops"
@@ -537,14 +542,16 @@ class TextopsModule(Module):
     def is_present_hf(self, ctx: Any, name: str) -> int:
         return 1 if ctx.msg.has(name) else -1
 
-    @function("is_method", "str", routes=ALL_MSG_ROUTES)
-    def is_method(self, ctx: Any, methods: str) -> int:
+    @function("is_method", "str", routes=ALL_MSG_ROUTES, fixup=_method_set_fixup)
+    def is_method(self, ctx: Any, methods: str | frozenset[str]) -> int:
         msg = ctx.msg
         try:
             method = msg.method
         except ParseError:
             return -1
-        return 1 if method.upper() in _method_set(methods) else -1
+        if methods.__class__ is str:  # called directly, not from the script
+            methods = _method_set(methods)  # type: ignore[arg-type]
+        return 1 if method.upper() in methods else -1
 
     # -- body ---------------------------------------------------------------
     @function("has_body", "str", optional=1, routes=ALL_MSG_ROUTES)

@@ -5,9 +5,13 @@ resolved (core functions first, then the loaded modules), its arguments are
 fixed up per kind, and every statement becomes a closure ``fn(ctx) -> int``.
 Running a route is then only calling closures -- nothing looks at the AST again.
 
-Control flow (reference 1.3/1.4) uses three private exceptions: ``_Stop`` (exit,
-drop, ``return(0)`` and any action returning 0: ends the whole top-level run),
-``_Return`` (ends the current route) and ``_Break`` (ends a switch case).
+Control flow (reference 1.3/1.4): an action returning 0 ends the whole top-level
+run (exit, drop, ``return(0)`` and any function returning 0), so every compiled
+statement returns its code and every enclosing block, if, loop and route call
+hands a 0 straight back up (no exception unwinding every level on each exit).
+Where a 0 cannot travel as a return code -- a call inside an expression, an
+error_route -- the private exception ``_Stop`` does the same. ``_Return`` (ends
+the current route) and ``_Break`` (ends a switch case) stay exceptions.
 Each raise makes a new instance: re-raising one shared instance chains every
 run's traceback onto it, which kept all the frames (and messages) alive.
 """
@@ -44,7 +48,7 @@ __all__ = ["compile_script", "Script", "Format", "Binder"]
 
 
 class _Stop(Exception):
-    """exit / drop / return(0) / an action returning 0: end the whole run."""
+    """A 0 where it cannot be returned (inside an expression): end the whole run."""
 
 
 class _Return(Exception):
@@ -406,7 +410,27 @@ class _Compiler:
 
     # -- statements ----------------------------------------------------------------------------
     def block(self, block: ast.Block) -> Action:
-        actions = [self.statement(s) for s in block.statements]
+        """A 0 from any statement ends the block with 0 (the run stops: see the module doc)."""
+        statements = block.statements
+        if statements and isinstance(statements[-1], ast.Exit) and len(statements) > 1:
+            # '...; exit;' (the commonest block ending): the block returns 0 itself
+            actions = [self.statement(s) for s in statements[:-1]]
+            if len(actions) == 1:
+                (a,) = actions
+
+                def one_then_exit(ctx: Any) -> int:
+                    a(ctx)
+                    return 0
+                return one_then_exit
+            actions_t = tuple(actions)
+
+            def run_then_exit(ctx: Any) -> int:
+                for action in actions_t:
+                    if action(ctx) == 0:
+                        break
+                return 0
+            return run_then_exit
+        actions = [self.statement(s) for s in statements]
         if not actions:
             return lambda ctx: 1
         if len(actions) == 1:
@@ -415,7 +439,8 @@ class _Compiler:
             a, b = actions
 
             def two(ctx: Any) -> int:
-                a(ctx)
+                if a(ctx) == 0:
+                    return 0
                 return b(ctx)
             return two
         actions_t = tuple(actions)
@@ -424,6 +449,8 @@ class _Compiler:
             ret = 1
             for action in actions_t:
                 ret = action(ctx)
+                if ret == 0:
+                    return 0
             return ret
         return run_block
 
@@ -435,20 +462,20 @@ class _Compiler:
         return self.block(stmt)
 
     def s_Call(self, stmt: ast.Call) -> Action:
-        return self.call(stmt)
+        return self.call(stmt, statement=True)
 
     def s_RouteCall(self, stmt: ast.RouteCall) -> Action:
-        return self.route_call(stmt)
+        return self.route_call(stmt, statement=True)
 
     def s_Exit(self, stmt: ast.Exit) -> Action:
         def exit_(ctx: Any) -> int:
-            raise _Stop
+            return 0
         return exit_
 
     def s_Drop(self, stmt: ast.Drop) -> Action:
         def drop(ctx: Any) -> int:
             ctx.dropped = True
-            raise _Stop
+            return 0
         return drop
 
     def s_Break(self, stmt: ast.Break) -> Action:
@@ -480,42 +507,51 @@ class _Compiler:
             else:
                 r = 1
             if r == 0:
-                raise _Stop
+                return 0
             ctx.retcode = r
             raise _Return(r)
         return return_pv
 
     def s_If(self, stmt: ast.If) -> Action:
-        # ``test(ctx) > 0`` is the condition: for the commonest ones, f(..) and !f(..), test
-        # is the call itself (its return code), which saves the two closures cond() wraps
-        # around it; else test is cond() (a bool, and True > 0).
-        test, truth = self.call_condition(stmt.cond)
-        if test is None:
-            test, truth = self.cond(stmt.cond), True
+        # For the commonest conditions, f(..) and !f(..), the call's closure is the if
+        # (make_call's branch). A 0 from the branch taken (the run stops) leaves $retcode
+        # as it is.
+        call, truth = self.call_condition(stmt.cond)
+        if call is not None:
+            handler, values = self.bind_call(call)
+            then = self.block(stmt.then)
+            else_ = self.block(stmt.else_) if stmt.else_ is not None else None
+            return self.make_call(handler, values, call, True, (truth, then, else_))
         then = self.block(stmt.then)
-        if stmt.else_ is None:
-            def if_(ctx: Any) -> int:
-                if (test(ctx) > 0) is truth:
-                    r = then(ctx)
+        else_ = self.block(stmt.else_) if stmt.else_ is not None else None
+        expr, negated = stmt.cond, False
+        if isinstance(expr, ast.Not):  # tested here: one closure less than cond()'s not
+            expr, negated = expr.expr, True
+        cond = self.cond(expr)  # (a 0 from a call inside it is raised: see the module doc)
+        if else_ is None:
+            def if_cond(ctx: Any) -> int:
+                if (not cond(ctx)) is not negated:
+                    return 1
+                r = then(ctx)
+                if r:
                     ctx.retcode = r
-                    return r
-                return 1
-            return if_
-        else_ = self.block(stmt.else_)
+                return r
+            return if_cond
 
-        def if_else(ctx: Any) -> int:
-            r = then(ctx) if (test(ctx) > 0) is truth else else_(ctx)
-            ctx.retcode = r
+        def if_cond_else(ctx: Any) -> int:
+            r = then(ctx) if (not cond(ctx)) is negated else else_(ctx)
+            if r:
+                ctx.retcode = r
             return r
-        return if_else
+        return if_cond_else
 
-    def call_condition(self, expr: Any) -> tuple[Action | None, bool]:
-        """(call closure, wanted truth) when ``expr`` is ``f(...)`` or ``!f(...)``, else (None, _)."""
+    def call_condition(self, expr: Any) -> tuple[ast.Call | None, bool]:
+        """(the call, wanted truth) when ``expr`` is ``f(...)`` or ``!f(...)``, else (None, _)."""
         truth = True
         if isinstance(expr, ast.Not):
             expr, truth = expr.expr, False
         if isinstance(expr, ast.CallExpr) and isinstance(expr.call, ast.Call):
-            return self.call(expr.call), truth
+            return expr.call, truth
         return None, truth
 
     def s_While(self, stmt: ast.While) -> Action:
@@ -533,6 +569,8 @@ class _Compiler:
                     log.info("%s: while loop stopped after %d iterations (max_while_loops)", pos, limit)
                     break
                 ret = body(ctx)
+                if ret == 0:
+                    return 0
             return ret
         return while_
 
@@ -568,11 +606,14 @@ class _Compiler:
                 else:
                     for i in range(start, n):
                         ret = bodies[i](ctx)
+                        if ret == 0:
+                            return 0
                     if default is not None:
                         ret = default(ctx)
             except _Break:
                 pass
-            ctx.retcode = ret
+            if ret:
+                ctx.retcode = ret
             return ret
         return switch
 
@@ -607,7 +648,8 @@ class _Compiler:
         return assign
 
     # -- calls -------------------------------------------------------------------------------
-    def route_call(self, stmt: ast.RouteCall) -> Action:
+    def route_call(self, stmt: ast.RouteCall, statement: bool = False) -> Action:
+        """``statement``: a 0 (the run stops) is returned; else (inside an expression) raised."""
         name = stmt.name
         if name not in self.config.routes:
             raise self.binder.error(stmt, f"route '{name}' is not defined (route({name}))")
@@ -625,11 +667,21 @@ class _Compiler:
                 r = ret.value
             finally:
                 ctx.depth -= 1
+            if r == 0:
+                if statement:
+                    return 0
+                raise _Stop
             ctx.retcode = r
             return r
         return call_route
 
-    def call(self, stmt: ast.Call) -> Action:
+    def call(self, stmt: ast.Call, statement: bool = False) -> Action:
+        """``statement``: a 0 (the run stops) is returned; else (inside an expression) raised."""
+        handler, values = self.bind_call(stmt)
+        return self.make_call(handler, values, stmt, statement)
+
+    def bind_call(self, stmt: ast.Call) -> tuple[Callable[..., int], tuple[Any, ...]]:
+        """The handler of ``stmt`` (bound to its module) and its fixed-up arguments."""
         binder = self.binder
         name = stmt.name
         for module in self.modules.values():
@@ -681,7 +733,7 @@ class _Compiler:
         if module is not None:
             handler = handler.__get__(module, type(module))
             module.on_bind(name, values)
-        return self.make_call(handler, values, stmt)
+        return handler, values
 
     def fix_arg(self, spec: FunctionSpec, kind: str, arg: ast.Arg, is_core: bool) -> Any:
         binder = self.binder
@@ -716,13 +768,26 @@ class _Compiler:
             return name
         return arg
 
-    def make_call(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call) -> Action:
+    def make_call(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call,
+                  statement: bool, branch: tuple[bool, Action, Action | None] | None = None) -> Action:
+        """``branch`` (truth, then, else): the call is the condition of ``if (f(..))``
+        (truth True) or ``if (!f(..))``: the closure also runs the branch its code selects,
+        one frame less than an if closure around the call (most conditions are calls)."""
         on_error = self.parse_error_handler(stmt)
         n = len(values)
+        then: Action | None = None
+        else_: Action | None = None
+        truth = True
+        if branch is not None:
+            truth, then, else_ = branch
+            if n > 1:  # rare in a condition: the arguments are spread by one more frame
+                full, spread = handler, values
+                handler, values, n = (lambda ctx: full(ctx, *spread)), (), 0
         # Unrolled on purpose, for the hot path: a closure per arity calls the
         # handler with its values bound as cells; ``handler(ctx, *values)`` costs
-        # some 40-60 ns more per call on CPython 3.11, and sharing the tail in a
-        # helper costs another call. Keep the four bodies the same.
+        # about 1,000 machine instructions more per call on CPython 3.11 (more than
+        # a frame), and sharing the tail in a helper costs another call. Keep the
+        # bodies the same (call0 and call1 also run an if's branch, see above).
         if n == 0:
             def call0(ctx: Any) -> int:
                 try:
@@ -732,8 +797,20 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
+                if then is None:
+                    if r == 0 and not statement:
+                        raise _Stop
+                    return r
                 if r == 0:
-                    raise _Stop
+                    return 0
+                if (r > 0) is truth:
+                    r = then(ctx)
+                elif else_ is None:
+                    return 1
+                else:
+                    r = else_(ctx)
+                if r:
+                    ctx.retcode = r
                 return r
             return call0
         if n == 1:
@@ -747,8 +824,20 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
+                if then is None:
+                    if r == 0 and not statement:
+                        raise _Stop
+                    return r
                 if r == 0:
-                    raise _Stop
+                    return 0
+                if (r > 0) is truth:
+                    r = then(ctx)
+                elif else_ is None:
+                    return 1
+                else:
+                    r = else_(ctx)
+                if r:
+                    ctx.retcode = r
                 return r
             return call1
         if n == 2:
@@ -762,7 +851,7 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
-                if r == 0:
+                if r == 0 and not statement:
                     raise _Stop
                 return r
             return call2
@@ -775,7 +864,7 @@ class _Compiler:
             if r.__class__ is not int:
                 r = _coerce(r)
             ctx.retcode = r
-            if r == 0:
+            if r == 0 and not statement:
                 raise _Stop
             return r
         return calln
@@ -794,7 +883,8 @@ class _Compiler:
                 saved_type = ctx.route_type
                 ctx.route_type = RouteType.ERROR
                 try:
-                    error_fn(ctx)
+                    if error_fn(ctx) == 0:
+                        raise _Stop  # exit in error_route ends the run
                 except _Return:
                     pass
                 finally:
@@ -874,12 +964,13 @@ class _Compiler:
         if isinstance(right, ast.Myself):
             if op not in ("==", "!="):
                 raise self.binder.error(expr, f"'{op}' cannot be used with myself (only == and !=)")
-            get = self.value(left)
-            check = self.myself_check()
-            if op == "==":
-                return lambda ctx: check(ctx, get(ctx))
-            return lambda ctx: not check(ctx, get(ctx))
+            return self.myself_check(self.value(left), op == "==")
         lget = self.value(left)
+        if op in ("==", "!=") and isinstance(right, ast.Const) and right.value is None:
+            # x == NULL / x != NULL (compare_values' rule for a NULL operand)
+            if op == "==":
+                return lambda ctx: lget(ctx) is None
+            return lambda ctx: lget(ctx) is not None
         ldual = isinstance(left, ast.PVExpr) and self.binder.pv_ref(left.pv).dual and not left.pv.transforms
         where = f" at {expr.pos}"
         if op in ("=~", "!~") and isinstance(right, ast.Const) and isinstance(right.value, str):
@@ -917,10 +1008,19 @@ class _Compiler:
         rdual = isinstance(right, ast.PVExpr) and self.binder.pv_ref(right.pv).dual and not right.pv.transforms
         return lambda ctx: compare_values(op, lget(ctx), rget(ctx), ldual, rdual, where)
 
-    def myself_check(self) -> Callable[[Any, Value], bool]:
-        def check(ctx: Any, value: Value) -> bool:
-            if value is None:
-                return False
+    def myself_check(self, get: ValueFn, eq: bool) -> Cond:
+        """``get(ctx) == myself`` (``eq``) or ``!= myself`` in one closure."""
+        is_ruri = get is _kw_uri
+
+        def check(ctx: Any) -> bool:
+            if is_ruri:  # 'uri == myself': read here, one frame less than _kw_uri
+                if ctx.request is None:
+                    return not eq
+                value: Value = ctx.ruri
+            else:
+                value = get(ctx)
+                if value is None:
+                    return not eq
             text = (value if value.__class__ is str else str(value)).strip()
             host, port = text, 0
             scheme, colon, _ = text.partition(":")
@@ -928,9 +1028,9 @@ class _Compiler:
                 try:
                     uri = parse_uri(text)
                 except OpensipsgError:
-                    return False
+                    return not eq
                 host, port = uri.host, uri.port or (5061 if uri.scheme == "sips" else 5060)
-            return bool(ctx.core.is_myself(host, port))
+            return bool(ctx.core.is_myself(host, port)) is eq
         return check
 
     def keyword_compare(self, kw: ast.Keyword, op: str, right: Any, expr: ast.Compare) -> Cond:
@@ -941,9 +1041,7 @@ class _Compiler:
             if isinstance(right, ast.Myself):
                 if name == "method" or op not in ("==", "!="):
                     raise binder.error(expr, f"'{name} {op} myself' is not allowed")
-                check = self.myself_check()
-                eq = op == "=="
-                return lambda ctx: check(ctx, get(ctx)) is eq
+                return self.myself_check(get, op == "==")
             if op in ("=~", "!~"):
                 if isinstance(right, (ast.Const, ast.Ident)):
                     text = right.value if isinstance(right, ast.Const) else right.name
@@ -1130,10 +1228,11 @@ class Script:
         except _Return as ret:
             r = ret.value
         except _Stop:
-            ctx.stop = True
             r = 0
         except _Break:  # cannot happen: the parser only allows break in a switch
             r = 1
+        if r == 0:
+            ctx.stop = True
         return r
 
 

@@ -243,6 +243,50 @@ route[1] { if (1) { exit; } }
     assert rc == 0 and ctx.stop and rec_texts(mod) == []
 
 
+def test_zero_stops_the_run_from_every_statement_shape():
+    # a 0 travels up as a return code through blocks, if/else, while, switch and route
+    # calls, and is raised from inside expressions: each shape must end the whole run
+    bodies = [
+        'if (code("pos")) { rec("a"); exit; } else { rec("no"); }',
+        'if (!code("neg")) { rec("a"); route(1); rec("no"); }',
+        'if (code("zero")) { rec("no"); } else { rec("no"); }',
+        'if (code("pos") && code("zero")) { rec("no"); }',
+        'if (route(1)) { rec("no"); } else { rec("no"); }',
+        '$var(x) = code("zero"); rec("no");',
+        '$var(i) = 0; while ($var(i) < 3) { $var(i) = $var(i) + 1; rec("a"); if ($var(i) == 2) exit; }',
+        'switch ($rm) { case "INVITE": rec("a"); drop; default: rec("no"); }',
+        'if ($rm == "INVITE") { if ($rm == "INVITE") { rec("a"); return(0); } rec("no"); }',
+    ]
+    for body in bodies:
+        rc, ctx, mod, _ = run(f"route {{ {body} rec(\"no\"); }}\nroute[1] {{ rec(\"a\"); exit; }}",
+                              codes={"code:zero": 0, "code:pos": 1, "code:neg": -1})
+        assert (rc, ctx.stop) == (0, True), body
+        assert "no" not in rec_texts(mod), body
+
+
+def test_call_conditions_of_every_arity_with_and_without_else():
+    rc, ctx, mod, _ = run("""
+route {
+    if (two("a", "1")) rec("two $rc"); else rec("no");
+    if (!two("b", "2")) rec("no"); else rec("not-two $rc");
+    if (code("neg")) rec("no"); else rec("neg $rc");
+    if (!code("neg")) rec("not-neg $rc");
+    if (code("neg")) rec("no");
+    rec("after $rc");
+    if (!req_only()) { rec("no"); } else { code("neg"); }
+    rec("else $rc");
+}
+""", codes={"code:neg": -2})
+    assert rec_texts(mod) == ["two 1", "not-two 1", "neg -2", "not-neg -2", "after -2", "else -2"]
+    assert calls(mod).count("two('a', 1)") == 1 and "two('b', 2)" in calls(mod)
+
+
+def test_error_route_return_zero_stops_the_run():
+    rc, ctx, mod, _ = run('route { boom(); rec("no"); }\nerror_route { rec("error"); return(0); }')
+    assert (rc, ctx.stop) == (0, True) and rec_texts(mod) == ["error"]
+    assert ctx.route_type == RouteType.REQUEST
+
+
 def test_drop_sets_dropped():
     rc, ctx, mod, _ = run('route { route(1); rec("no"); }\nroute[1] { drop; }')
     assert ctx.dropped and ctx.stop and rec_texts(mod) == []
@@ -363,9 +407,14 @@ route {
     if ($rU != NULL) rec("notnull");
     if ($avp(s:x) == $avp(s:y)) rec("both-null");
     if (!$avp(s:x)) rec("pv-false");
+    if ($rU == NULL) rec("BAD3");
+    if ($avp(s:x) != NULL) rec("BAD4"); else rec("null-not-ne");
+    if (!($rU == NULL)) rec("neg-null"); else rec("BAD5");
+    if (!($avp(s:x) != NULL)) rec("neg-not-ne");
 }
 """)
-    assert rec_texts(mod) == ["null-eq", "null-ne", "null-nre", "notnull", "both-null", "pv-false"]
+    assert rec_texts(mod) == ["null-eq", "null-ne", "null-nre", "notnull", "both-null", "pv-false",
+                              "null-not-ne", "neg-null", "neg-not-ne"]
 
 
 def test_arithmetic_one_level_and_bitwise():
@@ -928,8 +977,8 @@ def test_main_route_is_lean():
 
 
 def test_finished_runs_keep_nothing_alive():
-    # exit/break/a 0 return code end a run with an exception: its traceback must not
-    # outlive the run (a shared exception instance once chained every run's frames)
+    # break and a 0 inside an expression end a run with an exception: its traceback must
+    # not outlive the run (a shared exception instance once chained every run's frames)
     import gc
     import weakref
 
@@ -938,7 +987,7 @@ route {
     switch ($rm) { case "INVITE": rec("i"); break; default: rec("d"); }
     route(1);
 }
-route[1] { if (code("zero")) { rec("no"); } exit; }
+route[1] { if (code("zero") || 1) { rec("no"); } exit; }
 """)
     mods["testmod"].codes["code:zero"] = 0
     class Probe:
