@@ -423,8 +423,12 @@ class RegistrarModule(Module):
         if flags.socket_header and self.sock_hdr_name:
             socket = self._socket_from_header(msg)
         if socket is None:
-            socket = self._receiving_socket(ctx)
-        user_agent = (msg.get("user-agent") or "").strip() or "n/a"
+            if ctx.local_ip:  # (_receiving_socket's usual case, without the call)
+                socket = f"{ctx.proto.lower()}:{ctx.local_ip}:{ctx.local_port}"
+            else:
+                socket = self._receiving_socket(ctx)
+        get = msg.get
+        user_agent = (get("user-agent") or "").strip() or "n/a"
         cflags = ctx.bflags
         received = None
         path = None
@@ -437,11 +441,11 @@ class RegistrarModule(Module):
         # positional: ContactInfo's field order (expires, q, callid, cseq, flags, cflags,
         # user_agent, received, path, socket, methods, last_modified); keywords cost more
         return ContactInfo(0, -1, callid, cseq, FL_MEM if flags.memory_only else FL_NONE, cflags,
-                           user_agent, received, path, socket, self._allow_methods(msg), now)
+                           user_agent, received, path, socket,
+                           None if get("allow") is None else self._allow_methods(msg), now)
 
-    def _allow_methods(self, msg: Any) -> frozenset[str] | None:
-        if msg.get("allow") is None:  # get() is a plain loop, has() a generator
-            return None
+    @staticmethod
+    def _allow_methods(msg: Any) -> frozenset[str]:
         return frozenset(v.strip().upper() for v in msg.get_values("allow") if v.strip())
 
     def _path_vector(self, msg: Any, flags: SaveFlags) -> tuple[str | None, str | None]:
@@ -506,9 +510,14 @@ class RegistrarModule(Module):
         count = len(record.valid_contacts(now)) if record is not None else 0
         header_expires = self._header_expires(msg, now)
         for contact in contacts:
-            expires_param, q_param, received_param, methods_param = _contact_params(contact.params)
-            expires = self._contact_expires(expires_param, header_expires, now)
-            q = self._contact_q(q_param)
+            if contact.params:
+                expires_param, q_param, received_param, methods_param = _contact_params(contact.params)
+                expires = self._contact_expires(expires_param, header_expires, now)
+                q = self._contact_q(q_param)
+            else:  # no parameters (the usual case): the header's expires, the default q
+                received_param = methods_param = None
+                expires = self._contact_expires(None, header_expires, now)
+                q = self.default_q
             if record is not None:
                 code, existing = location.get_contact(record, contact.uri_text, common.callid, common.cseq, now)
             else:
@@ -582,12 +591,14 @@ class RegistrarModule(Module):
     def _contact_header(self, record: Any, now: int) -> str | None:
         parts = []
         for contact in record.contacts:
-            if not contact.is_valid(now):
+            expires = contact.expires
+            if expires and expires <= now:  # not is_valid(now), inlined
                 continue
-            text = f"<{contact.contact}>"
-            if contact.q != -1:
-                text += f";q={q_text(contact.q)}"
-            text += f";expires={int(contact.expires - now)}"
+            q = contact.q
+            if q == -1:  # (the usual case: one f-string)
+                text = f"<{contact.contact}>;expires={int(expires - now)}"
+            else:
+                text = f"<{contact.contact}>;q={q_text(q)};expires={int(expires - now)}"
             if contact.received:
                 text += f';{self.received_param}="{contact.received}"'
             parts.append(text)

@@ -583,14 +583,18 @@ class Location:
     # The storage hooks run before memory changes: when the database refuses
     # (DBError), the table is left as it was and registrar answers 500.
     def insert_contact(self, aor: str, contact_uri: str, info: ContactInfo) -> Contact:
-        record = self.storage.get(aor)
-        contact = Contact.from_info(aor, contact_uri, info)
+        storage = self.storage
+        record = storage.get(aor)
+        # Contact.from_info(aor, contact_uri, info), without the extra call
+        contact = Contact(aor, contact_uri, info.expires, info.q, info.callid, info.cseq, info.flags,
+                          info.cflags, info.user_agent, info.received, info.path, info.socket,
+                          info.methods, info.last_modified)
         if self._hooked:
-            self.storage.contact_added(contact)
+            storage.contact_added(contact)
         if record is None:
-            record = Record(aor)
-            self.storage.put(record)
-        self._place(record, contact)
+            storage.put(Record(aor, [contact]))  # a new AOR: its one contact needs no placing
+        else:
+            self._place(record, contact)
         return contact
 
     def update_contact(self, record: Record, contact: Contact, info: ContactInfo) -> None:
