@@ -506,18 +506,27 @@ class RegistrarModule(Module):
             value = ctx.avps.get(self._received_key)
             received_avp = value if isinstance(value, str) and value else None
 
-        planned: list[tuple[str, int, int, int, Contact | None, str | None, str | None]] = []
+        # (uri, expires, q, code, existing, received, methods): what each contact becomes
+        planned: list[tuple[str, int, int, int, Contact | None, str | None, frozenset[str] | None]] = []
         count = len(record.valid_contacts(now)) if record is not None else 0
         header_expires = self._header_expires(msg, now)
         for contact in contacts:
+            received, methods = common_received, common_methods  # the message's
             if contact.params:
                 expires_param, q_param, received_param, methods_param = _contact_params(contact.params)
                 expires = self._contact_expires(expires_param, header_expires, now)
                 q = self._contact_q(q_param)
+                if received is None and received_param:
+                    received = unquote_string(received_param)
+                if methods_param:
+                    methods = frozenset(
+                        m.strip().upper() for m in unquote_string(methods_param).split(",") if m.strip()
+                    )
             else:  # no parameters (the usual case): the header's expires, the default q
-                received_param = methods_param = None
                 expires = self._contact_expires(None, header_expires, now)
                 q = self.default_q
+            if received is None:
+                received = received_avp
             if record is not None:
                 code, existing = location.get_contact(record, contact.uri_text, common.callid, common.cseq, now)
             else:
@@ -530,37 +539,40 @@ class RegistrarModule(Module):
                 count += 1
             elif code == FOUND and not expires and existing is not None and existing.is_valid(now):
                 count -= 1
-            planned.append((contact.uri_text, expires, q, code, existing, received_param, methods_param))
+            planned.append((contact.uri_text, expires, q, code, existing, received, methods))
 
         limit = flags.max_contacts if flags.max_contacts is not None else self.max_contacts
         if limit and count > limit and not flags.force:
             log.info("registrar: too many contacts for AOR <%s>", aor)
             raise RegistrarError(503, "Too many registered contacts")
 
-        for uri_text, expires, q, code, existing, received_param, methods_param in planned:
-            if code == FOUND and existing is not None:
+        for uri_text, expires, q, code, existing, received, methods in planned:
+            found = code == FOUND and existing is not None
+            if found:
                 record = location.get_record(aor)
                 if record is None:
                     continue
                 if not expires:
                     location.delete_contact(record, existing)
-                else:
-                    location.update_contact(record, existing, self._info(
-                        common, common_received, common_methods, received_param, methods_param,
-                        expires, q, received_avp))
-            elif expires:
-                # a contact listed twice in one REGISTER refreshes the first copy
-                record = location.get_record(aor)
-                if record is not None:
-                    code, again = location.get_contact(record, uri_text, common.callid, common.cseq + 1, now)
-                    if code == FOUND and again is not None:
-                        location.update_contact(record, again, self._info(
-                            common, common_received, common_methods, received_param, methods_param,
-                            expires, q, received_avp))
-                        continue
-                location.insert_contact(aor, uri_text, self._info(
-                    common, common_received, common_methods, received_param, methods_param,
-                    expires, q, received_avp))
+                    continue
+            elif not expires:
+                continue
+            # ``common`` completed for this contact, in place: usrloc copies what it keeps
+            common.expires = expires
+            common.q = q
+            common.received = received
+            common.methods = methods
+            if found:
+                location.update_contact(record, existing, common)
+                continue
+            # a contact listed twice in one REGISTER refreshes the first copy
+            record = location.get_record(aor)
+            if record is not None:
+                code, again = location.get_contact(record, uri_text, common.callid, common.cseq + 1, now)
+                if code == FOUND and again is not None:
+                    location.update_contact(record, again, common)
+                    continue
+            location.insert_contact(aor, uri_text, common)
 
         if limit and flags.force:
             record = location.get_record(aor)
@@ -568,25 +580,6 @@ class RegistrarModule(Module):
                 valid = record.valid_contacts(now)
                 for oldest in sorted(valid, key=lambda c: c.last_modified)[: max(0, len(valid) - limit)]:
                     location.delete_contact(record, oldest)
-
-    @staticmethod
-    def _info(common: ContactInfo, received: str | None, methods: frozenset[str] | None,
-              received_param: str | None, methods_param: str | None,
-              expires: int, q: int, received_avp: str | None) -> ContactInfo:
-        """``common`` completed for one contact (in place: usrloc copies what it keeps);
-        ``received`` and ``methods`` are the message's, before any contact changed them;
-        ``received_param`` and ``methods_param`` the contact's parameters."""
-        if received is None:
-            received = unquote_string(received_param) if received_param else received_avp
-        if methods_param:
-            methods = frozenset(
-                m.strip().upper() for m in unquote_string(methods_param).split(",") if m.strip()
-            )
-        common.expires = expires
-        common.q = q
-        common.received = received
-        common.methods = methods
-        return common
 
     def _contact_header(self, record: Any, now: int) -> str | None:
         parts = []
