@@ -338,7 +338,11 @@ class RegistrarModule(Module):
             except ValueError as exc:
                 log.error("save: %s", exc)
                 return -1
-        location = self._table(table)
+        usrloc = self.usrloc
+        # the table straight from usrloc's domains (public): _table() adds two calls
+        location = usrloc.domains.get(table) if usrloc is not None else None
+        if location is None:
+            location = self._table(table)
         stats = self.core.stats
         extra_headers: list[str] = []
         aor = ""
@@ -417,7 +421,8 @@ class RegistrarModule(Module):
 
     def _common_info(self, ctx: Any, flags: SaveFlags, now: int) -> ContactInfo:
         msg = ctx.msg
-        callid = msg.call_id.strip()
+        get = msg.get
+        callid = get("call-id").strip()  # (_request_contacts checked msg.call_id)
         cseq = msg.cseq.number
         socket = None
         if flags.socket_header and self.sock_hdr_name:
@@ -427,7 +432,6 @@ class RegistrarModule(Module):
                 socket = f"{ctx.proto.lower()}:{ctx.local_ip}:{ctx.local_port}"
             else:
                 socket = self._receiving_socket(ctx)
-        get = msg.get
         user_agent = (get("user-agent") or "").strip() or "n/a"
         cflags = ctx.bflags
         received = None
