@@ -140,7 +140,9 @@ class AuthDbModule(Module):
         if not rows:
             return None
         row = rows[0]
-        secret = store.text(row[0])
+        secret = row[0]
+        if secret.__class__ is not str:  # (the usual text column needs no store.text() call)
+            secret = store.text(secret)
         if self.calculate_ha1:
             # 1.6 hashes the whole digest username with the realm it works with
             return AuthModule.calc_ha1(creds.username, domain or realm, secret), row

@@ -282,7 +282,9 @@ class RegistrarModule(Module):
             uri = parse_uri(uri_text)
         except ParseError:
             raise RegistrarError(400, "Error while parsing AOR") from None
-        user = unescape(uri.user or "")
+        user = uri.user or ""
+        if "%" in user:  # (unescape()'s own test, without the call)
+            user = unescape(user)
         use_domain = bool(self.usrloc.use_domain) if self.usrloc is not None else False
         if not self.case_sensitive:
             user = user.lower()
