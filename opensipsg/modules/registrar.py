@@ -398,7 +398,8 @@ class RegistrarModule(Module):
     def _request_contacts(self, msg: Any) -> tuple[list[NameAddr], bool]:
         """The Contact elements, checked as 1.6's check_contacts() does."""
         try:
-            msg.call_id
+            if not msg.get("call-id"):  # (msg.call_id's test, without the property call)
+                raise ParseError("missing Call-ID")
             msg.cseq
         except ParseError:
             raise RegistrarError(400, "Message parse error") from None
