@@ -537,6 +537,10 @@ class Location:
         self.get_record: Callable[[str], Record | None] = (
             storage._records.get if type(storage) is MemoryStorage else storage.get  # type: ignore[attr-defined]
         )
+        # memory only: insert_contact() stores a new record in the dict itself (no put() frame)
+        self._memory: dict[str, Record] | None = (
+            storage._records if type(storage) is MemoryStorage else None  # type: ignore[attr-defined]
+        )
         # whether the storage's change hooks do something (not for memory only): else
         # insert and update skip calling them, and update skips the copy it hands them
         self._hooked = any(getattr(type(self.storage), hook, None) is not getattr(MemoryStorage, hook)
@@ -595,8 +599,11 @@ class Location:
                           info.methods, info.last_modified)
         if self._hooked:
             storage.contact_added(contact)
-        if record is None:
-            storage.put(Record(aor, [contact]))  # a new AOR: its one contact needs no placing
+        if record is None:  # a new AOR: its one contact needs no placing
+            if self._memory is not None:
+                self._memory[aor] = Record(aor, [contact])
+            else:
+                storage.put(Record(aor, [contact]))
         else:
             self._place(record, contact)
         return contact
