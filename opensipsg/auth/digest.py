@@ -50,9 +50,12 @@ def check_response(creds: digest.Credentials, method: str, ha1: str, body: bytes
     """True when the response in ``creds`` is the one ``ha1`` gives (constant-time compare)."""
     if len(creds.response) != 32:
         return False
+    ha1 = ha1.strip().lower()
+    if creds.algorithm:  # (plain MD5 needs no session_ha1() call)
+        ha1 = session_ha1(creds, ha1)
     try:
         expected = digest.response(
-            session_ha1(creds, ha1.strip().lower()), creds.nonce, method, creds.uri,
+            ha1, creds.nonce, method, creds.uri,
             qop=creds.qop, nc=creds.nc, cnonce=creds.cnonce, body=body,
         )
     except ParseError:

@@ -82,7 +82,8 @@ class NonceManager:
         self._next_index = (index + 1) & 0xFFFFFFFF
         # an OrderedDict, not a dict: dropping the oldest entry over and over stays O(1)
         state = self._state
-        self._prune(now)
+        if state and next(iter(state.values()))[0] < now:  # the oldest has expired (else no call)
+            self._prune(now)
         state.pop(index, None)
         state[index] = [expires, 0]
         while len(state) > self.max_entries:

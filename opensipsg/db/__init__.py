@@ -130,7 +130,8 @@ class Database(abc.ABC):
     def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[tuple], int, Any]:
         params = tuple(params)
         text = self._translate(sql, params)
-        self._acquire()
+        if not self._lock.acquire(False):  # (the usual case without the _acquire() call)
+            self._acquire()
         try:
             started = time.monotonic()
             for attempt in (1, 2):
@@ -271,7 +272,7 @@ class Database(abc.ABC):
                 self._select_sql[key] = sql
         if limit is not None:
             values.append(int(limit))
-        return self.query(sql, values)
+        return self._run(sql, values, True)[0]  # query(), without its call
 
     def insert(self, table: str, row: Mapping[str, Any]) -> int:
         """Insert one row; returns its auto-increment id (lastrowid)."""

@@ -119,6 +119,9 @@ class AuthModule(Module):
             raise ValueError(f"auth: bad rpid_avp {self.rpid_avp!r}") from None
 
     def _nonces(self) -> NonceManager:
+        """The nonce manager (made on first use when init() has not run). Hot paths
+        test ``self.nonces`` for None first: a method call per use costs more (and
+        NonceManager has __len__, so ``self.nonces or ...`` would call that)."""
         if self.nonces is None:
             self.init()
         assert self.nonces is not None
@@ -141,7 +144,7 @@ class AuthModule(Module):
                 host = msg.from_.uri.host
         except (ParseError, AttributeError):
             return None
-        return self.strip_realm(host)
+        return self.strip_realm(host) if self.realm_prefix else host
 
     # -- challenges -----------------------------------------------------------------
     def challenge(self, ctx: Any, realm_fmt: Any, qop: int, status: int) -> int:
@@ -157,7 +160,8 @@ class AuthModule(Module):
                 return 0 if self.core.send_reply(ctx, 400, "Bad Request") > 0 else -1
             realm = found
         stale = header in ctx.extra.get(STALE_KEY, ())
-        nonce = self._nonces().issue(self.clock())
+        nonces = self.nonces if self.nonces is not None else self._nonces()
+        nonce = nonces.issue(self.clock())
         value = digest.build_challenge(realm, nonce, "auth" if qop else None, stale, algorithm=None)
         if self.core.send_reply(ctx, status, reason, [f"{hf_name}: {value}"]) <= 0:
             log.error("%s: failed to send the %d reply", hf_name, status)
@@ -226,7 +230,8 @@ class AuthModule(Module):
             log.error("authorize: received credentials are not filled properly: %s", problem)
             self.core.send_reply(ctx, 400, "Bad Request")
             return ERROR, None, realm
-        if not self._nonces().verify(creds.nonce):
+        nonces = self.nonces if self.nonces is not None else self._nonces()
+        if not nonces.verify(creds.nonce):
             self._mark_stale(ctx, header)
             return STALE_NONCE, creds, realm
         # only credentials whose nonce passed verify(): post_auth relies on it
@@ -248,7 +253,7 @@ class AuthModule(Module):
             return AUTHORIZED
         extra = ctx.extra
         used = extra.setdefault(USED_KEY, set())
-        nonces = self._nonces()
+        nonces = self.nonces if self.nonces is not None else self._nonces()
         checked = extra.get("auth_checked")
         verified = checked is not None and checked[2] is creds
         if (creds.nonce, creds.nc) in used:

@@ -282,7 +282,9 @@ class RegistrarModule(Module):
             uri = parse_uri(uri_text)
         except ParseError:
             raise RegistrarError(400, "Error while parsing AOR") from None
-        user = unescape(uri.user or "")
+        user = uri.user or ""
+        if "%" in user:  # (unescape()'s own test, without the call)
+            user = unescape(user)
         use_domain = bool(self.usrloc.use_domain) if self.usrloc is not None else False
         if not self.case_sensitive:
             user = user.lower()
@@ -338,7 +340,11 @@ class RegistrarModule(Module):
             except ValueError as exc:
                 log.error("save: %s", exc)
                 return -1
-        location = self._table(table)
+        usrloc = self.usrloc
+        # the table straight from usrloc's domains (public): _table() adds two calls
+        location = usrloc.domains.get(table) if usrloc is not None else None
+        if location is None:
+            location = self._table(table)
         stats = self.core.stats
         extra_headers: list[str] = []
         aor = ""
@@ -392,7 +398,8 @@ class RegistrarModule(Module):
     def _request_contacts(self, msg: Any) -> tuple[list[NameAddr], bool]:
         """The Contact elements, checked as 1.6's check_contacts() does."""
         try:
-            msg.call_id
+            if not msg.get("call-id"):  # (msg.call_id's test, without the property call)
+                raise ParseError("missing Call-ID")
             msg.cseq
         except ParseError:
             raise RegistrarError(400, "Message parse error") from None
@@ -417,14 +424,18 @@ class RegistrarModule(Module):
 
     def _common_info(self, ctx: Any, flags: SaveFlags, now: int) -> ContactInfo:
         msg = ctx.msg
-        callid = msg.call_id.strip()
+        get = msg.get
+        callid = get("call-id").strip()  # (_request_contacts checked msg.call_id)
         cseq = msg.cseq.number
         socket = None
         if flags.socket_header and self.sock_hdr_name:
             socket = self._socket_from_header(msg)
         if socket is None:
-            socket = self._receiving_socket(ctx)
-        user_agent = (msg.get("user-agent") or "").strip() or "n/a"
+            if ctx.local_ip:  # (_receiving_socket's usual case, without the call)
+                socket = f"{ctx.proto.lower()}:{ctx.local_ip}:{ctx.local_port}"
+            else:
+                socket = self._receiving_socket(ctx)
+        user_agent = (get("user-agent") or "").strip() or "n/a"
         cflags = ctx.bflags
         received = None
         path = None
@@ -437,11 +448,11 @@ class RegistrarModule(Module):
         # positional: ContactInfo's field order (expires, q, callid, cseq, flags, cflags,
         # user_agent, received, path, socket, methods, last_modified); keywords cost more
         return ContactInfo(0, -1, callid, cseq, FL_MEM if flags.memory_only else FL_NONE, cflags,
-                           user_agent, received, path, socket, self._allow_methods(msg), now)
+                           user_agent, received, path, socket,
+                           None if get("allow") is None else self._allow_methods(msg), now)
 
-    def _allow_methods(self, msg: Any) -> frozenset[str] | None:
-        if msg.get("allow") is None:  # get() is a plain loop, has() a generator
-            return None
+    @staticmethod
+    def _allow_methods(msg: Any) -> frozenset[str]:
         return frozenset(v.strip().upper() for v in msg.get_values("allow") if v.strip())
 
     def _path_vector(self, msg: Any, flags: SaveFlags) -> tuple[str | None, str | None]:
@@ -502,13 +513,27 @@ class RegistrarModule(Module):
             value = ctx.avps.get(self._received_key)
             received_avp = value if isinstance(value, str) and value else None
 
-        planned: list[tuple[str, int, int, int, Contact | None, str | None, str | None]] = []
+        # (uri, expires, q, code, existing, received, methods): what each contact becomes
+        planned: list[tuple[str, int, int, int, Contact | None, str | None, frozenset[str] | None]] = []
         count = len(record.valid_contacts(now)) if record is not None else 0
         header_expires = self._header_expires(msg, now)
         for contact in contacts:
-            expires_param, q_param, received_param, methods_param = _contact_params(contact.params)
-            expires = self._contact_expires(expires_param, header_expires, now)
-            q = self._contact_q(q_param)
+            received, methods = common_received, common_methods  # the message's
+            if contact.params:
+                expires_param, q_param, received_param, methods_param = _contact_params(contact.params)
+                expires = self._contact_expires(expires_param, header_expires, now)
+                q = self._contact_q(q_param)
+                if received is None and received_param:
+                    received = unquote_string(received_param)
+                if methods_param:
+                    methods = frozenset(
+                        m.strip().upper() for m in unquote_string(methods_param).split(",") if m.strip()
+                    )
+            else:  # no parameters (the usual case): the header's expires, the default q
+                expires = self._contact_expires(None, header_expires, now)
+                q = self.default_q
+            if received is None:
+                received = received_avp
             if record is not None:
                 code, existing = location.get_contact(record, contact.uri_text, common.callid, common.cseq, now)
             else:
@@ -521,37 +546,40 @@ class RegistrarModule(Module):
                 count += 1
             elif code == FOUND and not expires and existing is not None and existing.is_valid(now):
                 count -= 1
-            planned.append((contact.uri_text, expires, q, code, existing, received_param, methods_param))
+            planned.append((contact.uri_text, expires, q, code, existing, received, methods))
 
         limit = flags.max_contacts if flags.max_contacts is not None else self.max_contacts
         if limit and count > limit and not flags.force:
             log.info("registrar: too many contacts for AOR <%s>", aor)
             raise RegistrarError(503, "Too many registered contacts")
 
-        for uri_text, expires, q, code, existing, received_param, methods_param in planned:
-            if code == FOUND and existing is not None:
+        for uri_text, expires, q, code, existing, received, methods in planned:
+            found = code == FOUND and existing is not None
+            if found:
                 record = location.get_record(aor)
                 if record is None:
                     continue
                 if not expires:
                     location.delete_contact(record, existing)
-                else:
-                    location.update_contact(record, existing, self._info(
-                        common, common_received, common_methods, received_param, methods_param,
-                        expires, q, received_avp))
-            elif expires:
-                # a contact listed twice in one REGISTER refreshes the first copy
-                record = location.get_record(aor)
-                if record is not None:
-                    code, again = location.get_contact(record, uri_text, common.callid, common.cseq + 1, now)
-                    if code == FOUND and again is not None:
-                        location.update_contact(record, again, self._info(
-                            common, common_received, common_methods, received_param, methods_param,
-                            expires, q, received_avp))
-                        continue
-                location.insert_contact(aor, uri_text, self._info(
-                    common, common_received, common_methods, received_param, methods_param,
-                    expires, q, received_avp))
+                    continue
+            elif not expires:
+                continue
+            # ``common`` completed for this contact, in place: usrloc copies what it keeps
+            common.expires = expires
+            common.q = q
+            common.received = received
+            common.methods = methods
+            if found:
+                location.update_contact(record, existing, common)
+                continue
+            # a contact listed twice in one REGISTER refreshes the first copy
+            record = location.get_record(aor)
+            if record is not None:
+                code, again = location.get_contact(record, uri_text, common.callid, common.cseq + 1, now)
+                if code == FOUND and again is not None:
+                    location.update_contact(record, again, common)
+                    continue
+            location.insert_contact(aor, uri_text, common)
 
         if limit and flags.force:
             record = location.get_record(aor)
@@ -560,34 +588,17 @@ class RegistrarModule(Module):
                 for oldest in sorted(valid, key=lambda c: c.last_modified)[: max(0, len(valid) - limit)]:
                     location.delete_contact(record, oldest)
 
-    @staticmethod
-    def _info(common: ContactInfo, received: str | None, methods: frozenset[str] | None,
-              received_param: str | None, methods_param: str | None,
-              expires: int, q: int, received_avp: str | None) -> ContactInfo:
-        """``common`` completed for one contact (in place: usrloc copies what it keeps);
-        ``received`` and ``methods`` are the message's, before any contact changed them;
-        ``received_param`` and ``methods_param`` the contact's parameters."""
-        if received is None:
-            received = unquote_string(received_param) if received_param else received_avp
-        if methods_param:
-            methods = frozenset(
-                m.strip().upper() for m in unquote_string(methods_param).split(",") if m.strip()
-            )
-        common.expires = expires
-        common.q = q
-        common.received = received
-        common.methods = methods
-        return common
-
     def _contact_header(self, record: Any, now: int) -> str | None:
         parts = []
         for contact in record.contacts:
-            if not contact.is_valid(now):
+            expires = contact.expires
+            if expires and expires <= now:  # not is_valid(now), inlined
                 continue
-            text = f"<{contact.contact}>"
-            if contact.q != -1:
-                text += f";q={q_text(contact.q)}"
-            text += f";expires={int(contact.expires - now)}"
+            q = contact.q
+            if q == -1:  # (the usual case: one f-string)
+                text = f"<{contact.contact}>;expires={int(expires - now)}"
+            else:
+                text = f"<{contact.contact}>;q={q_text(q)};expires={int(expires - now)}"
             if contact.received:
                 text += f';{self.received_param}="{contact.received}"'
             parts.append(text)

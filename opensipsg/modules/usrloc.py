@@ -531,8 +531,16 @@ class Location:
         self.cseq_delay = cseq_delay
         self.expired_total = 0
         # get_record(aor) -> Record | None: the storage's own get (save() looks a record
-        # up several times, a forwarding method would add a call each time)
-        self.get_record: Callable[[str], Record | None] = self.storage.get
+        # up several times, a forwarding method would add a call each time); memory only:
+        # the dict's get itself (a C call, no Python frame)
+        storage = self.storage
+        self.get_record: Callable[[str], Record | None] = (
+            storage._records.get if type(storage) is MemoryStorage else storage.get  # type: ignore[attr-defined]
+        )
+        # memory only: insert_contact() stores a new record in the dict itself (no put() frame)
+        self._memory: dict[str, Record] | None = (
+            storage._records if type(storage) is MemoryStorage else None  # type: ignore[attr-defined]
+        )
         # whether the storage's change hooks do something (not for memory only): else
         # insert and update skip calling them, and update skips the copy it hands them
         self._hooked = any(getattr(type(self.storage), hook, None) is not getattr(MemoryStorage, hook)
@@ -583,14 +591,21 @@ class Location:
     # The storage hooks run before memory changes: when the database refuses
     # (DBError), the table is left as it was and registrar answers 500.
     def insert_contact(self, aor: str, contact_uri: str, info: ContactInfo) -> Contact:
-        record = self.storage.get(aor)
-        contact = Contact.from_info(aor, contact_uri, info)
+        storage = self.storage
+        record = self.get_record(aor)
+        # Contact.from_info(aor, contact_uri, info), without the extra call
+        contact = Contact(aor, contact_uri, info.expires, info.q, info.callid, info.cseq, info.flags,
+                          info.cflags, info.user_agent, info.received, info.path, info.socket,
+                          info.methods, info.last_modified)
         if self._hooked:
-            self.storage.contact_added(contact)
-        if record is None:
-            record = Record(aor)
-            self.storage.put(record)
-        self._place(record, contact)
+            storage.contact_added(contact)
+        if record is None:  # a new AOR: its one contact needs no placing
+            if self._memory is not None:
+                self._memory[aor] = Record(aor, [contact])
+            else:
+                storage.put(Record(aor, [contact]))
+        else:
+            self._place(record, contact)
         return contact
 
     def update_contact(self, record: Record, contact: Contact, info: ContactInfo) -> None:

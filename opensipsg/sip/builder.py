@@ -101,14 +101,18 @@ def build_reply_bytes(request: Request, status: int, reason: str | None = None, 
     straight from the request's header lines (stateless replies need no more)."""
     lines = [f"SIP/2.0 {status} {reason if reason is not None else reason_phrase(status)}"]
     add = lines.append
-    tag_to = bool(to_tag) and status > 100 and not request.has_to_tag()
+    tag_to = None  # decided at the first To line (not request.has_to_tag(), without its lookups)
     for header in request.headers:
         name = header.name
         if name in _REPLY_COPIES:
-            if tag_to and name == "to":
-                add(_tagged_to_line(header, to_tag))
-            else:
-                add(header.raw)
+            if name == "to":
+                if tag_to is None:
+                    tag_to = bool(to_tag) and status > 100 and (
+                        "tag" not in header.value.lower() or request.to.tag is None)
+                if tag_to:
+                    add(_tagged_to_line(header, to_tag))  # type: ignore[arg-type]
+                    continue
+            add(header.raw)
     # the extra lines as head_text() writes them: one Content-Length, fitting the body
     length = len(body)
     has_length = False
