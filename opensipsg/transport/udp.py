@@ -2,9 +2,13 @@
 
 Waking a gevent greenlet costs tens of microseconds, so there is no reader
 greenlet: a persistent libev watcher calls :meth:`UDPTransport._on_readable`
-in the hub, which reads the datagrams waiting (a bounded batch) and hands each
-to the Core's ``receive`` in a pooled worker greenlet (a script may block on a
-database while others go on; see workers.py).
+in the hub, which hands the socket to a pooled worker greenlet (workers.py).
+The worker reads the datagrams waiting (a bounded batch) and passes each to
+the Core's ``receive`` in turn, so a burst costs one switch into a worker and
+one back, not two per datagram. When a handler blocks (a script waiting for a
+database), the worker stays with it and control goes back to the hub; the
+watcher fires again for the datagrams still waiting, and another worker
+drains them, so one slow message never holds up the others.
 """
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ import _socket  # the C socket: monkey-patching does not wrap it, so calls stay 
 import socket
 from typing import Any, Callable
 
-import gevent
 from gevent.socket import wait_write
 
 from .workers import shared_pool
@@ -54,10 +57,13 @@ class UDPTransport:
         self.sock.close()
 
     def _on_readable(self) -> None:
-        """Watcher callback, in the hub: read what is waiting, a bounded batch per wake-up
-        (the loop calls again while data is left, so timers and other sockets get their turn)."""
+        """Watcher callback, in the hub: a worker drains the socket."""
+        self._workers.run(self._drain)
+
+    def _drain(self) -> None:
+        """In a worker: handle what is waiting, a bounded batch (the loop calls again while
+        data is left, so timers and other sockets get their turn)."""
         recvfrom = self.sock.recvfrom
-        run = self._workers.run
         handler = self.handler
         listener = self.listener
         for _ in range(BATCH):
@@ -70,7 +76,10 @@ class UDPTransport:
                     continue  # ICMP unreachable from an earlier send
                 log.error("udp receive failed on %s: %s", self.listener.name, exc)
                 return
-            run(handler, data, addr[0], addr[1], listener, None)
+            try:
+                handler(data, addr[0], addr[1], listener, None)
+            except Exception:
+                log.exception("unhandled error in a message handler")
 
     def send(self, data: bytes, ip: str, port: int) -> bool:
         while True:
