@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from time import monotonic
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +28,7 @@ from .sip.message import Header, Request, Response, Via
 from .sip.transaction import (
     Arm, ClientTransaction, Deliver, Disarm, Send, ServerTransaction, Terminate, Timers,
 )
-from .transport.workers import shared_pool
+from .transport.timers import TimerSet
 
 log = logging.getLogger("opensipsg.tm")
 
@@ -40,72 +39,6 @@ TM_BRANCH_PREFIX = "z9hG4bK"
 NO_AUTO_100 = 0x01
 
 _CLASS_STATS = {n: f"tm:{n}xx_transactions" for n in range(2, 7)}  # by final status // 100
-
-
-class TimerSet:
-    """Named timers of one owner, on a single libev timer set for the earliest deadline.
-
-    ``arm(name, delay, callback, arg)`` runs ``callback(arg, name)`` in a worker
-    greenlet (transport/workers.py) after ``delay`` seconds; re-arming a name replaces its deadline. Most
-    transaction timers are disarmed long before they are due (B, F, FR_INV, J...), so
-    disarming only forgets the deadline: a libev timer that comes due with nothing due
-    just waits for the next deadline. A call used to create and stop about nine libev
-    timers; now it is one per transaction or branch.
-    """
-
-    __slots__ = ("_deadlines", "_timer", "_timer_at")
-
-    # a deadline this close is due (libev's and our clocks round differently)
-    SLACK = 0.001
-
-    def __init__(self) -> None:
-        self._deadlines: dict[str, tuple[float, Any, Any]] = {}
-        self._timer: Any = None
-        self._timer_at = 0.0
-
-    def arm(self, name: str, delay: float, callback: Any, arg: Any) -> None:
-        at = monotonic() + max(delay, 0.0)
-        self._deadlines[name] = (at, callback, arg)
-        if self._timer is None or at < self._timer_at:
-            self._start(at)
-
-    def disarm(self, name: str) -> None:
-        self._deadlines.pop(name, None)
-
-    def clear(self) -> None:
-        self._deadlines.clear()
-        timer = self._timer
-        if timer is not None:
-            self._timer = None
-            timer.stop()
-            timer.close()
-
-    def _start(self, at: float) -> None:
-        old = self._timer
-        if old is not None:
-            old.stop()
-            old.close()
-        timer = gevent.get_hub().loop.timer(max(at - monotonic(), 0.0))
-        self._timer, self._timer_at = timer, at
-        # update: count from now, not from the loop's cached time (else it comes due
-        # before ``at`` whenever this loop iteration has run for a while)
-        timer.start(self._expired, update=True)
-
-    def _expired(self) -> None:
-        """In the hub: start the callbacks of the due timers, wait for the next one."""
-        self._timer = None  # it has fired: nothing to stop
-        deadlines = self._deadlines
-        if not deadlines:
-            return
-        due_before = monotonic() + self.SLACK
-        due = [(name, entry) for name, entry in deadlines.items() if entry[0] <= due_before]
-        for name, _ in due:
-            del deadlines[name]
-        if deadlines:
-            self._start(min(entry[0] for entry in deadlines.values()))
-        run = shared_pool().run  # we are in the hub: a pooled worker runs each callback now
-        for name, (_, callback, arg) in due:
-            run(callback, arg, name)
 
 
 class TransactionLock:

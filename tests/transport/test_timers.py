@@ -1,11 +1,13 @@
-"""TimerSet: named timers of one owner on a single libev timer (real gevent timers,
+"""TimerSet and the hub's TimerQueue (real gevent timers,
 short delays)."""
 from __future__ import annotations
+
+import weakref
 
 import gevent
 import pytest
 
-from opensipsg.tm import TimerSet
+from opensipsg.transport.timers import TimerQueue, TimerSet, shared_queue
 
 
 def recorder() -> tuple[list[tuple[str, str]], object]:
@@ -70,3 +72,36 @@ def test_a_timer_armed_from_its_own_callback_fires_again() -> None:
     timers.arm("G", 0.01, again, 0)
     gevent.sleep(0.1)
     assert fired == ["G", "G", "G"]
+
+
+def test_timers_of_different_sets_share_one_queue_and_fire_in_order() -> None:
+    fired, callback = recorder()
+    first, second = TimerSet(), TimerSet()
+    second.arm("B", 0.03, callback, "second")
+    first.arm("A", 0.01, callback, "first")
+    first.arm("C", 0.05, callback, "first")
+    gevent.sleep(0.08)
+    assert fired == [("first", "A"), ("second", "B"), ("first", "C")]
+
+
+def test_cancelled_entries_keep_nothing_alive_and_the_heap_stays_bounded() -> None:
+    class Owner:
+        pass
+
+    fired, callback = recorder()
+    queue = shared_queue()
+    before = len(queue)
+    owner = Owner()
+    alive = weakref.ref(owner)
+    timers = TimerSet()
+    timers.arm("F", 30.0, callback, owner)
+    timers.disarm("F")
+    del owner
+    assert alive() is None  # the cancelled heap entry does not hold the transaction
+    for _ in range(5 * TimerQueue.COMPACT_AFTER):
+        timers = TimerSet()
+        timers.arm("B", 32.0, callback, None)
+        timers.arm("A", 0.5, callback, None)
+        timers.clear()
+    assert len(queue) - before <= 2 * TimerQueue.COMPACT_AFTER + 2
+    assert fired == []

@@ -1,0 +1,146 @@
+"""Timers of the transaction layer: every deadline of one hub in one heap, on one libev timer.
+
+A proxied call arms about ten timers (retransmission, final-response and wait
+timers of two transactions and their branches) and disarms most of them long
+before they are due: a provisional reply stops A and E, a final reply B, F and
+fr_inv_timer. A libev timer per transaction used to fire for deadlines that
+had been disarmed meanwhile, and cost a watcher object each time the earliest
+deadline moved. Here a :class:`TimerSet` (the named timers of one transaction
+or branch) puts its deadlines in the hub's :class:`TimerQueue`, a binary heap
+with a single libev timer set for its earliest live entry. Disarming only marks
+the entry cancelled (a heap cannot remove from the middle cheaply); cancelled
+entries are skipped when they reach the top, and the heap is rebuilt without
+them once they are the majority, so it never holds more than about twice the
+live deadlines. asyncio's event loop handles cancelled timer handles the same
+way.
+
+Callbacks run in pooled worker greenlets (workers.py), so they may block.
+"""
+from __future__ import annotations
+
+from heapq import heapify, heappop, heappush
+from itertools import count
+from time import monotonic
+from typing import Any
+
+import gevent
+
+from .workers import shared_pool
+
+# a heap entry: [deadline, sequence number, owner TimerSet (None once cancelled), name, callback, arg];
+# a list, so cancelling can clear it in place; the unique sequence number keeps comparisons to two fields
+_AT, _SEQ, _OWNER, _NAME, _CALLBACK, _ARG = range(6)
+
+
+class TimerQueue:
+    """The deadlines of every TimerSet of one hub (see the module docstring)."""
+
+    # a deadline this close is due (libev's and our clocks round differently)
+    SLACK = 0.001
+    # rebuild the heap once more than half of it, and at least this many entries, are cancelled
+    COMPACT_AFTER = 1024
+
+    def __init__(self, loop: Any) -> None:
+        self._loop = loop
+        self._heap: list[list[Any]] = []
+        self._seq = count()
+        self._timer: Any = None
+        self._timer_at = 0.0
+        self.cancelled = 0
+
+    def __len__(self) -> int:
+        """Entries in the heap, cancelled ones included."""
+        return len(self._heap)
+
+    def cancel(self, entry: list[Any]) -> None:
+        entry[_OWNER] = entry[_CALLBACK] = entry[_ARG] = None  # nothing of the owner stays referenced
+        self.cancelled += 1
+        if self.cancelled > self.COMPACT_AFTER and 2 * self.cancelled > len(self._heap):
+            heap = [e for e in self._heap if e[_OWNER] is not None]
+            heapify(heap)
+            self._heap = heap
+            self.cancelled = 0
+
+    def _start(self, at: float) -> None:
+        old = self._timer
+        if old is not None:
+            old.stop()
+            old.close()
+        timer = self._loop.timer(max(at - monotonic(), 0.0))
+        self._timer, self._timer_at = timer, at
+        # update: count from now, not from the loop's cached time (else it comes due
+        # before ``at`` whenever this loop iteration has run for a while)
+        timer.start(self._expired, update=True)
+
+    def _expired(self) -> None:
+        """In the hub: take the due entries off the heap, wait for the next live one, run them."""
+        self._timer = None  # it has fired: nothing to stop
+        heap = self._heap
+        due_before = monotonic() + self.SLACK
+        due = []
+        while heap and heap[0][_AT] <= due_before:
+            entry = heappop(heap)
+            owner = entry[_OWNER]
+            if owner is None:
+                self.cancelled -= 1
+            else:
+                del owner._deadlines[entry[_NAME]]
+                due.append(entry)
+        while heap and heap[0][_OWNER] is None:  # no wake-up for a deadline that is cancelled
+            heappop(heap)
+            self.cancelled -= 1
+        if heap:
+            self._start(heap[0][_AT])
+        run = shared_pool().run  # we are in the hub: a pooled worker runs each callback now
+        for entry in due:
+            run(entry[_CALLBACK], entry[_ARG], entry[_NAME])
+
+
+def shared_queue() -> TimerQueue:
+    """The timer queue of the current hub (one hub per thread; tests may make new hubs)."""
+    hub = gevent.get_hub()
+    queue = getattr(hub, "opensipsg_timers", None)
+    if queue is None:
+        queue = hub.opensipsg_timers = TimerQueue(hub.loop)
+    return queue
+
+
+class TimerSet:
+    """Named timers of one owner (a transaction, a branch).
+
+    ``arm(name, delay, callback, arg)`` runs ``callback(arg, name)`` in a worker
+    greenlet after ``delay`` seconds; arming a name again replaces its deadline;
+    ``disarm(name)`` and ``clear()`` forget deadlines.
+    """
+
+    __slots__ = ("_deadlines", "_queue")
+
+    def __init__(self) -> None:
+        self._deadlines: dict[str, list[Any]] = {}
+        self._queue = shared_queue()
+
+    def arm(self, name: str, delay: float, callback: Any, arg: Any) -> None:
+        deadlines = self._deadlines
+        queue = self._queue
+        old = deadlines.get(name)
+        if old is not None:
+            queue.cancel(old)
+        at = monotonic() + delay if delay > 0.0 else monotonic()
+        # straight onto the queue's heap (a call arms about ten of these)
+        entry = deadlines[name] = [at, next(queue._seq), self, name, callback, arg]
+        heappush(queue._heap, entry)
+        if queue._timer is None or at < queue._timer_at:
+            queue._start(at)
+
+    def disarm(self, name: str) -> None:
+        entry = self._deadlines.pop(name, None)
+        if entry is not None:
+            self._queue.cancel(entry)
+
+    def clear(self) -> None:
+        deadlines = self._deadlines
+        if deadlines:
+            cancel = self._queue.cancel
+            for entry in deadlines.values():
+                cancel(entry)
+            deadlines.clear()
