@@ -27,6 +27,7 @@ from .statistics import Statistics
 log = logging.getLogger("opensipsg.core")
 
 DEFAULT_PORT = 5060
+RESOLVED_KEPT = 4096  # next hops whose resolve() answer is kept (then the table starts again)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ class Core:
         self.start_time = time.time()
         self.listeners = self._make_listeners(extra_listen or [])
         self._myself_hosts = self._local_names()
+        self._resolved: dict[str, Destination] = {}  # resolve()'s answers for IP-literal next hops
         self.transports: dict[str, Any] = {}  # listener name -> transport
         self.sl_tag = make_tag("sl", str(self.start_time))
         self.tm = TransactionLayer(self)
@@ -433,6 +435,11 @@ class Core:
 
     def resolve(self, uri_text: str) -> Destination:
         """Next-hop address for a URI: host (IP or name), port, transport. ParseError if unusable."""
+        # a call resolves the same contact for its INVITE, ACK and BYE; only addresses
+        # given as IP literals are kept (a name is looked up each time: DNS may change)
+        destination = self._resolved.get(uri_text)
+        if destination is not None:
+            return destination
         uri = parse_uri(uri_text)
         if uri.scheme == "tel":
             raise ParseError("cannot route a tel: URI", 416)
@@ -442,7 +449,13 @@ class Core:
         maddr = uri.param("maddr")
         host = (maddr or uri.host).strip("[]")
         port = uri.port or (5061 if uri.scheme == "sips" else DEFAULT_PORT)
-        return Destination(proto, _resolve_host(host), port)
+        if not _is_ip_literal(host):
+            return Destination(proto, _resolve_host(host), port)
+        destination = Destination(proto, host, port)
+        if len(self._resolved) >= RESOLVED_KEPT:
+            self._resolved.clear()
+        self._resolved[uri_text] = destination
+        return destination
 
     def outgoing_via(self, listener: Listener, branch: str, ctx: RouteContext | None = None) -> str:
         host = listener.advertised_host
@@ -570,17 +583,19 @@ def _note_received(msg: Request, src_ip: str, src_port: int) -> None:
         msg.update_via1(changes)
 
 
+def _is_ip_literal(host: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+            return True
+        except OSError:
+            pass
+    return False
+
+
 def _resolve_host(host: str) -> str:
-    try:
-        socket.inet_pton(socket.AF_INET, host)
+    if _is_ip_literal(host):
         return host
-    except OSError:
-        pass
-    try:
-        socket.inet_pton(socket.AF_INET6, host)
-        return host
-    except OSError:
-        pass
     try:
         return socket.gethostbyname(host)
     except OSError:

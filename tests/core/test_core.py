@@ -53,3 +53,28 @@ def test_ack_with_another_tag_goes_through_the_script():
     foreign = build_ack(parse(INVITE), reply).to_bytes().replace(reply.to_tag.encode(), b"someoneelse")
     core.receive(foreign, "127.0.0.1", 5070, listener, None)
     assert core.stats.get("sl:received_ACKs") in (None, 0)
+
+
+def test_resolve_keeps_ip_literal_next_hops_and_looks_names_up_each_time(monkeypatch):
+    import socket
+
+    import pytest
+
+    from opensipsg.core import Destination
+    from opensipsg.errors import ParseError
+
+    core, _ = make_core()
+    first = core.resolve("sip:bob@127.0.0.2:5070;transport=tcp")
+    assert first == Destination("tcp", "127.0.0.2", 5070)
+    assert core.resolve("sip:bob@127.0.0.2:5070;transport=tcp") is first
+    assert core.resolve("sips:[::1]") == Destination("udp", "::1", 5061)
+    looked_up = []
+    monkeypatch.setattr(socket, "gethostbyname", lambda name: looked_up.append(name) or "127.0.0.3")
+    assert core.resolve("sip:proxy.example.com") == Destination("udp", "127.0.0.3", 5060)
+    core.resolve("sip:proxy.example.com")
+    assert looked_up == ["proxy.example.com", "proxy.example.com"]
+    for bad in ("tel:+4412345", "sip:bob@127.0.0.2;transport=sctp"):
+        with pytest.raises(ParseError):
+            core.resolve(bad)
+        with pytest.raises(ParseError):  # still refused the second time
+            core.resolve(bad)
