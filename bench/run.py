@@ -565,6 +565,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                                              "(default 20000, quick 2000)")
     p.add_argument("--results", default=str(BENCH_DIR / "RESULTS.md"), help="file the results are appended to (default bench/RESULTS.md)")
     p.add_argument("--no-write", action="store_true", help="print the report, do not append it")
+    p.add_argument("--python", help="interpreter that runs the server (default: $OPENSIPSG_PYTHON, the repo's "
+                                     ".venv, or this one); e.g. a venv made from Debian 12's /usr/bin/python3")
     p.add_argument("--keep", action="store_true", help="keep the work directory (SIPp screens, server log)")
     args = p.parse_args(argv)
     if args.skip_auth and args.only in (*AUTH_KINDS, "auth"):
@@ -586,11 +588,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so the finally blocks stop every process by PID
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     kinds = selected_kinds(args)
+    if args.python:
+        os.environ["OPENSIPSG_PYTHON"] = args.python  # harness.server_python() reads it
     workdir = Path(tempfile.mkdtemp(prefix="opensipsg-bench-"))
     bench = Bench(args, workdir)
     results: dict[str, tuple[Optional[Step], list[Step]]] = {}
     not_run: dict[str, str] = {}
-    python_version = command_output([harness.server_python(), "-c", "import sys; print(sys.version.split()[0])"])
+    python_version = command_output([harness.server_python(), "-c",
+                                     "import sys; print(sys.version.split()[0], 'at', sys.base_prefix)"])
     try:
         if "register" in kinds or "call" in kinds:
             bench.start_server()
