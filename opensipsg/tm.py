@@ -91,7 +91,8 @@ class TransactionLock:
 class ClientBranch:
     """One outgoing branch of a proxied transaction."""
 
-    __slots__ = ("owner", "index", "request", "dest", "listener", "branch", "branch_id", "client", "timers",
+    # its timers are in the transaction's TimerSet, named (index, timer): no TimerSet per branch
+    __slots__ = ("owner", "index", "request", "dest", "listener", "branch", "branch_id", "client",
                  "status", "final", "done", "cancel_wanted", "cancel_sent", "reply_route", "cancel_client",
                  "cancel_timers")
 
@@ -105,7 +106,6 @@ class ClientBranch:
         self.branch = branch
         self.branch_id = branch_id
         self.client: ClientTransaction | None = client
-        self.timers = TimerSet()
         self.status = 0  # last status received (0 = none yet)
         self.final: Response | None = None  # the final response, None for a local timeout
         self.done = False
@@ -178,7 +178,6 @@ class ProxyTransaction:
         self.done = True
         self.timers.clear()
         for branch in self.branches:
-            branch.timers.clear()
             if branch.cancel_timers is not None:
                 branch.cancel_timers.clear()
             self.tm.clients.pop(branch.branch_id, None)
@@ -546,31 +545,31 @@ class TransactionLayer:
             kind = action.__class__  # (the action classes are final: an identity test, not isinstance)
             if kind is Send:
                 if not self.core.send_to(branch.dest, action.data, branch.listener):
-                    branch.timers.clear()
+                    branch.owner.timers.clear_group(branch.index)
                     self._branch_failed(branch)
                     # (a response among the actions not run is delivered all the same)
                     return delivered or any(a.__class__ is Deliver and a.event == "response" for a in actions)
             elif kind is Arm:
-                branch.timers.arm(action.timer, action.delay, self._client_timer, branch)
+                branch.owner.timers.arm((branch.index, action.timer), action.delay, self._client_timer, branch)
             elif kind is Disarm:
-                branch.timers.disarm(action.timer)
+                branch.owner.timers.disarm((branch.index, action.timer))
             elif kind is Deliver:
                 if action.event == "response":
                     delivered = True
                 elif action.event == "timeout":
                     self._branch_timeout(branch)
             elif kind is Terminate:
-                branch.timers.clear()
+                branch.owner.timers.clear_group(branch.index)
                 if branch.owner.done:
                     self.clients.pop(branch.branch_id, None)
         return delivered
 
-    def _client_timer(self, branch: ClientBranch, name: str) -> None:
+    def _client_timer(self, branch: ClientBranch, name: tuple[int, str]) -> None:
         tx = branch.owner
         with tx.lock:
             if tx.done or branch.client is None:
                 return
-            self._run_client(branch, branch.client.timer(name))
+            self._run_client(branch, branch.client.timer(name[1]))
 
     def _branch_failed(self, branch: ClientBranch) -> None:
         """A branch we could not even send: counts as a 408/477-like local failure."""

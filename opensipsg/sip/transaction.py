@@ -85,7 +85,7 @@ _ACK = Deliver("ack")
 # -- server transactions (17.2) -------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class ServerTransaction:
     """INVITE (17.2.1) and non-INVITE (17.2.2) server transactions.
 
@@ -102,9 +102,16 @@ class ServerTransaction:
     last_status: int = 0
     _g_interval: float = 0.0
 
-    def __post_init__(self) -> None:
-        if not self.state:
-            self.state = "proceeding" if self.invite else "trying"
+    # hand-written (one per transaction): the dataclass __init__ plus __post_init__ was two frames
+    def __init__(self, invite: bool, reliable: bool, timers: Timers | None = None, state: str = "",
+                 last_response: bytes | None = None, last_status: int = 0, _g_interval: float = 0.0) -> None:
+        self.invite = invite
+        self.reliable = reliable
+        self.timers = timers if timers is not None else Timers()
+        self.state = state or ("proceeding" if invite else "trying")
+        self.last_response = last_response
+        self.last_status = last_status
+        self._g_interval = _g_interval
 
     # events
     def request(self) -> list[Action]:

@@ -110,7 +110,8 @@ class TimerSet:
 
     ``arm(name, delay, callback, arg)`` runs ``callback(arg, name)`` in a worker
     greenlet after ``delay`` seconds; arming a name again replaces its deadline;
-    ``disarm(name)`` and ``clear()`` forget deadlines.
+    ``disarm(name)`` and ``clear()`` forget deadlines; ``clear_group(group)`` those
+    named ``(group, ...)`` (a transaction keeps its branches' timers as ``(index, name)``).
     """
 
     __slots__ = ("_deadlines", "_queue")
@@ -136,6 +137,12 @@ class TimerSet:
         entry = self._deadlines.pop(name, None)
         if entry is not None:
             self._queue.cancel(entry)
+
+    def clear_group(self, group: Any) -> None:
+        deadlines = self._deadlines
+        if deadlines:
+            for name in [n for n in deadlines if n.__class__ is tuple and n[0] == group]:
+                self._queue.cancel(deadlines.pop(name))
 
     def clear(self) -> None:
         deadlines = self._deadlines
