@@ -121,7 +121,9 @@ class ServerTransaction:
         event = "1xx" if status < 200 else ("2xx" if status < 300 else "final")
         if not self.invite and event == "2xx":
             event = "final"
-        return self._fire(event, status, data)
+        # (_fire's lookup inline: a frame less per response sent)
+        handler = (_INVITE_SERVER if self.invite else _NON_INVITE_SERVER).get((self.state, event))
+        return [] if handler is None else handler(self, status, data)
 
     def ack(self) -> list[Action]:
         return self._fire("ack")
@@ -254,7 +256,9 @@ class ClientTransaction:
         event = "1xx" if status < 200 else ("2xx" if status < 300 else "final")
         if not self.invite and event == "2xx":
             event = "final"
-        return self._fire(event, status)
+        # (_fire's lookup inline: a frame less per response received)
+        handler = (_INVITE_CLIENT if self.invite else _NON_INVITE_CLIENT).get((self.state, event))
+        return [] if handler is None else handler(self, status)
 
     def timer(self, name: str) -> list[Action]:
         return self._fire("timer_" + name, 0)
