@@ -399,7 +399,8 @@ class TransactionLayer:
             if tx.cancelled:
                 return -3
             tx.flags = ctx.flags
-            tx.avps = ctx.avps
+            avps = ctx._avps  # (the store is there once the transaction exists: no property frame)
+            tx.avps = avps if avps is not None else ctx.avps
             armed = ctx._armed  # (read without making the dict most requests never need)
             if armed:
                 tx.armed.update(armed)
