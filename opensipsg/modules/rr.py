@@ -249,7 +249,9 @@ class RrModule(Module):
         try:
             preloaded = not msg.to.tag
             ruri = ctx.parsed_ruri()
-            if not preloaded and self._is_myself(ruri):
+            # (_is_myself's test without its frame when no ignore_user is set: the usual case)
+            if not preloaded and (self._is_myself(ruri) if self.ignore_user else
+                                  self.core.is_myself(ruri.host, ruri.port)):
                 return self._after_strict(ctx, ruri, routes[0])
             return self._after_loose(ctx, preloaded, routes)
         except ParseError as exc:
@@ -258,9 +260,13 @@ class RrModule(Module):
 
     def _after_loose(self, ctx: Any, preloaded: bool, routes: list[str]) -> int:
         msg = ctx.msg
-        first = _route_uri(routes[0])
-        if self._is_myself(first):
-            state = _state(ctx)
+        first = parse_name_addr(routes[0]).uri
+        is_myself = self._is_myself if self.ignore_user else None  # (else core.is_myself, inline)
+        myself = self.core.is_myself
+        if is_myself(first) if is_myself else myself(first.host, first.port):
+            state = ctx.extra.get("rr")
+            if state is None:
+                state = ctx.extra["rr"] = RRState()
             state.routed_params = params_text(first.params)
             double = bool(self.enable_double_rr) and first.param("r2") is not None
             msg.remove_first_value("route")
@@ -271,8 +277,8 @@ class RrModule(Module):
             while True:
                 if position >= len(routes):
                     return NOT_RR_DRIVEN if preloaded else RR_DRIVEN
-                first = _route_uri(routes[position])
-                if not (double or self._is_myself(first)):
+                first = parse_name_addr(routes[position]).uri
+                if not (double or (is_myself(first) if is_myself else myself(first.host, first.port))):
                     break
                 double = False
                 msg.remove_first_value("route")

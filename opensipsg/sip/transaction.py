@@ -69,6 +69,15 @@ class Timers:
     fr_inv_timer: float = 120.0
     wt_timer: float = 5.0  # how long a completed INVITE client waits for response retransmissions (timer D)
     restart_fr_on_each_reply: bool = True
+    # the Arm actions whose delay depends on these values only, made once (a call arms
+    # about seven of them): timer name -> Arm; "K", "J" are the unreliable-transport ones
+    arms: dict[str, "Arm"] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        arms = {name: Arm(name, delay) for name, delay in (
+            ("A", self.t1), ("E", self.t1), ("B", self.fr_timer), ("F", self.fr_timer),
+            ("FR_INV", self.fr_inv_timer), ("K", self.t4), ("J", 64 * self.t1))}
+        object.__setattr__(self, "arms", arms)
 
 
 TERMINATED = "terminated"
@@ -80,12 +89,16 @@ _DISARM_G, _DISARM_H, _DISARM_FR_INV = Disarm("G"), Disarm("H"), Disarm("FR_INV"
 _TERMINATE = Terminate()
 _TIMEOUT = Deliver("timeout")
 _ACK = Deliver("ack")
+_ARM_D_RELIABLE, _ARM_D, _ARM_K_RELIABLE = Arm("D", 0.0), Arm("D", 32.0), Arm("K", 0.0)
+_ARM_J_RELIABLE = Arm("J", 0.0)
+# Deliver("response", status) for every status a parsed reply can have (made once, not per reply)
+_DELIVER_RESPONSE = {status: Deliver("response", status) for status in range(100, 1000)}
 
 
 # -- server transactions (17.2) -------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class ServerTransaction:
     """INVITE (17.2.1) and non-INVITE (17.2.2) server transactions.
 
@@ -102,9 +115,16 @@ class ServerTransaction:
     last_status: int = 0
     _g_interval: float = 0.0
 
-    def __post_init__(self) -> None:
-        if not self.state:
-            self.state = "proceeding" if self.invite else "trying"
+    # hand-written (one per transaction): the dataclass __init__ plus __post_init__ was two frames
+    def __init__(self, invite: bool, reliable: bool, timers: Timers | None = None, state: str = "",
+                 last_response: bytes | None = None, last_status: int = 0, _g_interval: float = 0.0) -> None:
+        self.invite = invite
+        self.reliable = reliable
+        self.timers = timers if timers is not None else Timers()
+        self.state = state or ("proceeding" if invite else "trying")
+        self.last_response = last_response
+        self.last_status = last_status
+        self._g_interval = _g_interval
 
     # events
     def request(self) -> list[Action]:
@@ -114,7 +134,9 @@ class ServerTransaction:
         event = "1xx" if status < 200 else ("2xx" if status < 300 else "final")
         if not self.invite and event == "2xx":
             event = "final"
-        return self._fire(event, status, data)
+        # (_fire's lookup inline: a frame less per response sent)
+        handler = (_INVITE_SERVER if self.invite else _NON_INVITE_SERVER).get((self.state, event))
+        return [] if handler is None else handler(self, status, data)
 
     def ack(self) -> list[Action]:
         return self._fire("ack")
@@ -179,8 +201,7 @@ class ServerTransaction:
     def _send_final_non_invite(self, status: int, data: bytes) -> list[Action]:
         self.last_response, self.last_status = data, status
         self.state = "completed"
-        delay = 0.0 if self.reliable else 64 * self.timers.t1
-        return [Send(data), Arm("J", delay)]
+        return [Send(data), _ARM_J_RELIABLE if self.reliable else self.timers.arms["J"]]
 
 
 S = ServerTransaction
@@ -236,18 +257,22 @@ class ClientTransaction:
 
     def start(self) -> list[Action]:
         self.state = "calling" if self.invite else "trying"
-        self._interval = self.timers.t1
-        actions: list[Action] = [Send(self.request)]
-        if not self.reliable:
-            actions.append(Arm("A" if self.invite else "E", self._interval))
-        actions.append(Arm("B" if self.invite else "F", self.timers.fr_timer))
-        return actions
+        timers = self.timers
+        self._interval = timers.t1
+        arms = timers.arms
+        if self.reliable:
+            return [Send(self.request), arms["B" if self.invite else "F"]]
+        if self.invite:
+            return [Send(self.request), arms["A"], arms["B"]]
+        return [Send(self.request), arms["E"], arms["F"]]
 
     def response(self, status: int) -> list[Action]:
         event = "1xx" if status < 200 else ("2xx" if status < 300 else "final")
         if not self.invite and event == "2xx":
             event = "final"
-        return self._fire(event, status)
+        # (_fire's lookup inline: a frame less per response received)
+        handler = (_INVITE_CLIENT if self.invite else _NON_INVITE_CLIENT).get((self.state, event))
+        return [] if handler is None else handler(self, status)
 
     def timer(self, name: str) -> list[Action]:
         return self._fire("timer_" + name, 0)
@@ -281,19 +306,20 @@ class ClientTransaction:
     def _provisional_calling(self, status: int) -> list[Action]:
         self.state = "proceeding"
         self.last_status = status
-        return [_DISARM_A, _DISARM_B, Arm("FR_INV", self.timers.fr_inv_timer), Deliver("response", status)]
+        deliver = _DELIVER_RESPONSE.get(status) or Deliver("response", status)
+        return [_DISARM_A, _DISARM_B, self.timers.arms["FR_INV"], deliver]
 
     def _provisional_proceeding(self, status: int) -> list[Action]:
         self.last_status = status
-        actions: list[Action] = [Deliver("response", status)]
         if self.timers.restart_fr_on_each_reply:
-            actions.insert(0, Arm("FR_INV", self.timers.fr_inv_timer))
-        return actions
+            return [self.timers.arms["FR_INV"], _DELIVER_RESPONSE.get(status) or Deliver("response", status)]
+        return [_DELIVER_RESPONSE.get(status) or Deliver("response", status)]
 
     def _invite_2xx(self, status: int) -> list[Action]:
         self.state = TERMINATED
         self.last_status = status
-        return [_DISARM_A, _DISARM_B, _DISARM_FR_INV, Deliver("response", status), _TERMINATE]
+        deliver = _DELIVER_RESPONSE.get(status) or Deliver("response", status)
+        return [_DISARM_A, _DISARM_B, _DISARM_FR_INV, deliver, _TERMINATE]
 
     def _invite_final(self, status: int) -> list[Action]:
         self.state = "completed"
@@ -302,8 +328,8 @@ class ClientTransaction:
         actions: list[Action] = [_DISARM_A, _DISARM_B, _DISARM_FR_INV]
         if self._ack is not None:
             actions.append(Send(self._ack))
-        actions.append(Deliver("response", status))
-        actions.append(Arm("D", 0.0 if self.reliable else 32.0))
+        actions.append(_DELIVER_RESPONSE.get(status) or Deliver("response", status))
+        actions.append(_ARM_D_RELIABLE if self.reliable else _ARM_D)
         return actions
 
     def _resend_ack(self, status: int) -> list[Action]:
@@ -324,7 +350,7 @@ class ClientTransaction:
     def _provisional_trying(self, status: int) -> list[Action]:
         self.state = "proceeding"
         self.last_status = status
-        return [Deliver("response", status)]
+        return [_DELIVER_RESPONSE.get(status) or Deliver("response", status)]
 
     def _non_invite_final(self, status: int) -> list[Action]:
         self.state = "completed"
@@ -332,8 +358,8 @@ class ClientTransaction:
         return [
             _DISARM_E,
             _DISARM_F,
-            Deliver("response", status),
-            Arm("K", 0.0 if self.reliable else self.timers.t4),
+            _DELIVER_RESPONSE.get(status) or Deliver("response", status),
+            _ARM_K_RELIABLE if self.reliable else self.timers.arms["K"],
         ]
 
     def _absorb(self, status: int) -> list[Action]:

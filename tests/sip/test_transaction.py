@@ -196,3 +196,14 @@ def test_fr_inv_timeout_keeps_the_invite_client_to_ack_the_final_reply():
     wire.run_until(121.0)
     wire.apply(other.response(200))
     assert wire.delivered[-1] == ("response", 200) and wire.terminated
+
+
+def test_the_timers_prebuilt_arm_actions_follow_their_values() -> None:
+    from dataclasses import replace
+
+    changed = replace(TIMERS, fr_timer=5.0, t1=0.25)
+    assert changed.arms["B"] == Arm("B", 5.0) and changed.arms["A"] == Arm("A", 0.25)
+    assert changed.arms["J"] == Arm("J", 16.0) and TIMERS.arms["B"] == Arm("B", 30.0)
+    assert changed == Timers(t1=0.25, t2=4.0, t4=5.0, fr_timer=5.0, fr_inv_timer=120.0)
+    client = ClientTransaction(True, False, b"INVITE", timers=changed)
+    assert client.start() == [Send(b"INVITE"), Arm("A", 0.25), Arm("B", 5.0)]

@@ -60,6 +60,17 @@ def test_clear_stops_everything_and_the_set_can_be_armed_again() -> None:
     assert fired == [("t", "C")]
 
 
+def test_clear_group_stops_only_the_timers_named_for_that_group() -> None:
+    fired, callback = recorder()
+    timers = TimerSet()
+    timers.arm((0, "A"), 0.01, callback, "t")
+    timers.arm((1, "A"), 0.01, callback, "t")
+    timers.arm("wait", 0.02, callback, "t")
+    timers.clear_group(0)
+    gevent.sleep(0.04)
+    assert fired == [("t", (1, "A")), ("t", "wait")]
+
+
 def test_a_timer_armed_from_its_own_callback_fires_again() -> None:
     fired: list[str] = []
     timers = TimerSet()
