@@ -47,18 +47,23 @@ MAX_LEN = 65535
 __all__ = ["compile_script", "Script", "Format", "Binder"]
 
 
-class _Stop(Exception):
+class RouteEnd(Exception):
+    """Base of the exceptions that unwind a running route; a caller of
+    :attr:`Script.request_route` catches it (Script.run catches each kind)."""
+
+
+class _Stop(RouteEnd):
     """A 0 where it cannot be returned (inside an expression): end the whole run."""
 
 
-class _Return(Exception):
+class _Return(RouteEnd):
     __slots__ = ("value",)
 
     def __init__(self, value: int) -> None:
         self.value = value
 
 
-class _Break(Exception):
+class _Break(RouteEnd):
     """break inside a switch case."""
 
 
@@ -1195,13 +1200,21 @@ _RUN_KINDS = {
 
 class Script:
     """A compiled script. The Core calls :meth:`run`, :meth:`has`, :meth:`route_names`
-    and reads :attr:`timer_routes`."""
+    and :attr:`request_route`, and reads :attr:`timer_routes`."""
 
     def __init__(self, routes: dict[str, dict[str, Action]], timer_routes: list[tuple[str, int]],
                  binder: Binder) -> None:
         self._routes = routes
         self.timer_routes = timer_routes
         self.binder = binder
+        # the main route itself, for the Core's per-request call (run("request", "0", ctx)
+        # costs a frame and two lookups): called on a fresh RouteContext, it returns the
+        # return code (0 after exit/drop) or raises RouteEnd, which the caller catches
+        self.request_route: Action = routes["request"].get("0") or self._no_request_route
+
+    @staticmethod
+    def _no_request_route(ctx: Any) -> int:
+        raise KeyError("no request route '0'")
 
     def has(self, kind: str, name: str = "0") -> bool:
         return str(name) in self._routes.get(kind, {})

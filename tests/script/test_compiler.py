@@ -1007,3 +1007,14 @@ route[1] { if (code("zero") || 1) { rec("no"); } exit; }
         assert [r() for r in refs] == [None, None, None]
     finally:
         gc.enable()
+
+
+def test_request_route_is_the_main_route_and_ends_with_route_end():
+    from opensipsg.script.compiler import RouteEnd
+
+    script, core, _ = build(LOAD + 'route { if (method == "INVITE") return(2); exit; }')
+    ctx = make_ctx(core)
+    with pytest.raises(RouteEnd):
+        script.request_route(ctx)  # return(2) unwinds (Script.run turns it into 2)
+    assert script.request_route(make_ctx(core, REGISTER)) == 0
+    assert build('startup_route { exit; }')[0].request_route is not None
