@@ -1174,7 +1174,7 @@ class _BlockWriter:
     def __init__(self, comp: "_Compiler") -> None:
         self.comp = comp
         self.lines: list[str] = ["def block(ctx):", " r = 1"]
-        self.names: dict[str, Any] = {"ParseError": ParseError, "_coerce": _coerce}
+        self.names: dict[str, Any] = {"ParseError": ParseError, "_coerce": _coerce, "_Return": _Return}
 
     def name(self, value: Any) -> str:
         name = f"n{len(self.names)}"
@@ -1196,14 +1196,35 @@ class _BlockWriter:
                 self.lines.append(f"{pad}return 0")
             elif isinstance(stmt, ast.Call):
                 self.call(stmt, depth)
-            elif isinstance(stmt, ast.If) and depth < self.MAX_DEPTH \
-                    and self.comp.call_condition(stmt.cond)[0] is not None:
-                self.if_call(stmt, depth)
+            elif isinstance(stmt, ast.If) and depth < self.MAX_DEPTH:
+                if self.comp.call_condition(stmt.cond)[0] is not None:
+                    self.if_call(stmt, depth)
+                else:
+                    self.if_cond(stmt, depth)
+            elif isinstance(stmt, ast.RouteCall):
+                self.route_call(stmt, depth)
             elif isinstance(stmt, ast.Block) and depth < self.MAX_DEPTH:
                 self.block(stmt.statements, depth)
             else:
                 action = self.name(self.comp.statement(stmt))
                 self.lines += [f"{pad}r = {action}(ctx)", f"{pad}if r == 0:", f"{pad} return 0"]
+
+    def route_call(self, stmt: ast.RouteCall, depth: int) -> None:
+        """route_call's closure: r is the route's code (a 0 returns 0)."""
+        self.comp.route_call(stmt, statement=True)  # checks the name, as before
+        cell = self.name(self.comp.route_cell(stmt.name))
+        too_deep = self.name(lambda: log.error("%s: too many recursive route() calls (max %d)",
+                                               stmt.pos, MAX_RECURSION))
+        pad = " " * depth
+        self.lines += [
+            f"{pad}if ctx.depth >= {MAX_RECURSION}:", f"{pad} {too_deep}()", f"{pad} r = -1",
+            f"{pad}else:", f"{pad} ctx.depth += 1",
+            f"{pad} try:", f"{pad}  r = {cell}[0](ctx)",
+            f"{pad} except _Return as ret:", f"{pad}  r = ret.value",
+            f"{pad} finally:", f"{pad}  ctx.depth -= 1",
+            f"{pad} if r == 0:", f"{pad}  return 0",
+            f"{pad} ctx.retcode = r",
+        ]
 
     def call(self, stmt: ast.Call, depth: int) -> None:
         """make_call's steps: r is the call's code (never 0 after this code)."""
@@ -1229,8 +1250,21 @@ class _BlockWriter:
         call, truth = self.comp.call_condition(stmt.cond)
         handler, values = self.comp.bind_call(call)  # type: ignore[arg-type]
         self.call_code(handler, values, call, depth)  # type: ignore[arg-type]
+        self.branches(stmt, f"r {'>' if truth else '<'} 0:", depth)  # (r is not 0 here)
+
+    def if_cond(self, stmt: ast.If, depth: int) -> None:
+        """s_If's if_cond / if_cond_else (the condition is a closure returning a bool)."""
+        expr, negated = stmt.cond, False
+        if isinstance(expr, ast.Not):
+            expr, negated = expr.expr, True
+        # the branches compiled before the condition, as s_If does (the same error first)
+        at = len(self.lines)
+        self.branches(stmt, "", depth)
+        self.lines[at] += f"{'not ' if negated else ''}{self.name(self.comp.cond(expr))}(ctx):"
+
+    def branches(self, stmt: ast.If, test: str, depth: int) -> None:
         pad = " " * depth
-        self.lines.append(f"{pad}if r {'>' if truth else '<'} 0:")  # (r is not 0 here)
+        self.lines.append(f"{pad}if {test}")
         self.block(stmt.then.statements, depth + 1)
         self.lines.append(f"{pad} ctx.retcode = r")
         self.lines.append(f"{pad}else:")

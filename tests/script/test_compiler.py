@@ -1042,3 +1042,11 @@ route {
 """ % deep, codes={"code:neg": -4, "code:b": 3, "code:t": 2, "code:zero": 0})
     assert rec_texts(mod) == ["-4", "3", "-4", "deep 2"]
     assert rc == 0 and ctx.retcode == 0
+
+
+def test_route_recursion_limit_returns_minus_one_and_the_caller_goes_on():
+    rc, ctx, mod, _ = run("""
+route { route(1); rec("$rc"); }
+route[1] { route(1); }
+""")
+    assert rec_texts(mod) == ["-1"] and ctx.depth == 0
