@@ -985,10 +985,13 @@ class _Compiler:
         is_ruri = get is _kw_uri
 
         def check(ctx: Any) -> bool:
-            if is_ruri:  # 'uri == myself': read here, one frame less than _kw_uri
-                if ctx.request is None:
+            if is_ruri:  # 'uri == myself': ctx.ruri read here, no _kw_uri or property frame
+                request = ctx.request
+                if request is None:
                     return not eq
-                value: Value = ctx.ruri
+                value: Value = ctx.new_uri
+                if value is None:
+                    value = request.ruri
             else:
                 value = get(ctx)
                 if value is None:
