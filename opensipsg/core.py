@@ -18,6 +18,7 @@ from . import SERVER_NAME, __version__
 from .errors import ConfigError, OpensipsgError, ParseError, ScriptError
 from .registry import RouteType
 from .script.ast import Config
+from .script.compiler import RouteEnd
 from .script.context import RouteContext
 from .sip.builder import build_reply, build_reply_bytes, make_branch, make_tag
 from .sip.message import Header, Request, Response, SipMessage, parse
@@ -339,11 +340,17 @@ class Core:
         if msg.method == "ACK" and self._is_sl_ack(msg):
             self.stats.inc("sl:received_ACKs")
             return  # ACK for a stateless negative reply of ours: absorbed (sl)
-        # positional (src_ip, src_port, proto, local_ip, local_port, listener): cheaper per request
+        # positional (src_ip, src_port, proto, local_ip, local_port, listener, transaction,
+        # request): cheaper per request
         ctx = RouteContext(self, msg, RouteType.REQUEST, src_ip, src_port, listener.proto,
-                           listener.host, listener.port, listener)
+                           listener.host, listener.port, listener, None, msg)
         ctx.extra["conn"] = conn
-        self.script.run("request", "0", ctx)
+        # the main route called directly on the fresh context (what script.run("request",
+        # "0", ctx) does, without its frame and lookups)
+        try:
+            self.script.request_route(ctx)
+        except RouteEnd:
+            pass
         tx = ctx.transaction
         if tx is not None and not tx.final_status and not tx.branches and not tx.done:
             # a transaction the script created but neither relayed nor answered: 1.6's tm

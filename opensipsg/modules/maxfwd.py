@@ -56,7 +56,18 @@ class MaxfwdModule(Module):
     @function("mf_process_maxfwd_header", "int", routes=R)
     def mf_process_maxfwd_header(self, ctx: Any, max_value: int) -> int:
         msg = ctx.msg
-        index, value = _header_value(msg)
+        # _header_value's scan inline: this runs for every request
+        index = -1
+        value = None
+        for position, header in enumerate(msg.headers):
+            if header.name == "max-forwards":
+                index = position
+                text = header.value.strip()
+                if text.isdigit() and len(text) <= 3:
+                    value = int(text)
+                    if value > 255:
+                        value = None
+                break
         if index < 0:
             if not 0 <= max_value <= MAX_VALUE:
                 log.error("mf_process_maxfwd_header: invalid value %d", max_value)

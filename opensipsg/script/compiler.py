@@ -2,8 +2,10 @@
 
 :func:`compile_script` walks the AST exactly once: every function call is
 resolved (core functions first, then the loaded modules), its arguments are
-fixed up per kind, and every statement becomes a closure ``fn(ctx) -> int``.
-Running a route is then only calling closures -- nothing looks at the AST again.
+fixed up per kind, and every statement becomes a closure ``fn(ctx) -> int``;
+a block is one generated function that runs its calls and ``if (f(..))`` inline
+and calls the other statements' closures (_BlockWriter). Running a route is then
+only calling functions -- nothing looks at the AST again.
 
 Control flow (reference 1.3/1.4): an action returning 0 ends the whole top-level
 run (exit, drop, ``return(0)`` and any function returning 0), so every compiled
@@ -47,18 +49,23 @@ MAX_LEN = 65535
 __all__ = ["compile_script", "Script", "Format", "Binder"]
 
 
-class _Stop(Exception):
+class RouteEnd(Exception):
+    """Base of the exceptions that unwind a running route; a caller of
+    :attr:`Script.request_route` catches it (Script.run catches each kind)."""
+
+
+class _Stop(RouteEnd):
     """A 0 where it cannot be returned (inside an expression): end the whole run."""
 
 
-class _Return(Exception):
+class _Return(RouteEnd):
     __slots__ = ("value",)
 
     def __init__(self, value: int) -> None:
         self.value = value
 
 
-class _Break(Exception):
+class _Break(RouteEnd):
     """break inside a switch case."""
 
 
@@ -410,49 +417,14 @@ class _Compiler:
 
     # -- statements ----------------------------------------------------------------------------
     def block(self, block: ast.Block) -> Action:
-        """A 0 from any statement ends the block with 0 (the run stops: see the module doc)."""
-        statements = block.statements
-        if statements and isinstance(statements[-1], ast.Exit) and len(statements) > 1:
-            # '...; exit;' (the commonest block ending): the block returns 0 itself
-            actions = [self.statement(s) for s in statements[:-1]]
-            if len(actions) == 1:
-                (a,) = actions
+        """A 0 from any statement ends the block with 0 (the run stops: see the module doc).
 
-                def one_then_exit(ctx: Any) -> int:
-                    a(ctx)
-                    return 0
-                return one_then_exit
-            actions_t = tuple(actions)
-
-            def run_then_exit(ctx: Any) -> int:
-                for action in actions_t:
-                    if action(ctx) == 0:
-                        break
-                return 0
-            return run_then_exit
-        actions = [self.statement(s) for s in statements]
-        if not actions:
-            return lambda ctx: 1
-        if len(actions) == 1:
-            return actions[0]
-        if len(actions) == 2:
-            a, b = actions
-
-            def two(ctx: Any) -> int:
-                if a(ctx) == 0:
-                    return 0
-                return b(ctx)
-            return two
-        actions_t = tuple(actions)
-
-        def run_block(ctx: Any) -> int:
-            ret = 1
-            for action in actions_t:
-                ret = action(ctx)
-                if ret == 0:
-                    return 0
-            return ret
-        return run_block
+        The block is one generated function (see _BlockWriter): its calls and the ifs
+        on calls, with their branches, run inline, without a closure frame per
+        statement; other statements are their closures, called from it."""
+        writer = _BlockWriter(self)
+        writer.block(block.statements, 1)
+        return writer.function()
 
     def statement(self, stmt: Any) -> Action:
         method = getattr(self, "s_" + type(stmt).__name__)
@@ -1013,10 +985,13 @@ class _Compiler:
         is_ruri = get is _kw_uri
 
         def check(ctx: Any) -> bool:
-            if is_ruri:  # 'uri == myself': read here, one frame less than _kw_uri
-                if ctx.request is None:
+            if is_ruri:  # 'uri == myself': ctx.ruri read here, no _kw_uri or property frame
+                request = ctx.request
+                if request is None:
                     return not eq
-                value: Value = ctx.ruri
+                value: Value = ctx.new_uri
+                if value is None:
+                    value = request.ruri
             else:
                 value = get(ctx)
                 if value is None:
@@ -1184,6 +1159,125 @@ _KEYWORD_GETTERS = {"method": _kw_method, "uri": _kw_uri, "from_uri": _kw_from,
                     "to_uri": _kw_to, "status": _kw_status}
 
 
+# --- blocks as generated functions ------------------------------------------------
+
+class _BlockWriter:
+    """Writes a block as the source of one Python function ``block(ctx)``.
+
+    A closure per statement costs a frame each (about 470 instructions); a route is
+    mostly calls and ``if (f(..))`` / ``if (!f(..))`` on calls, so those are written
+    inline with the same steps as make_call's closures (ParseError handler,
+    coercion, $retcode, a 0 returned at once), their branches nested in the same
+    function. Anything else is its closure, called from the function. The names the
+    code uses (handlers, argument values, closures) are in the function's globals.
+    """
+
+    MAX_DEPTH = 24  # deeper branches become a block function of their own (indentation)
+
+    def __init__(self, comp: "_Compiler") -> None:
+        self.comp = comp
+        self.lines: list[str] = ["def block(ctx):", " r = 1"]
+        self.names: dict[str, Any] = {"ParseError": ParseError, "_coerce": _coerce, "_Return": _Return}
+
+    def name(self, value: Any) -> str:
+        name = f"n{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def function(self) -> Action:
+        self.lines.append(" return r")
+        namespace = dict(self.names)
+        exec(compile("\n".join(self.lines), "<script block>", "exec"), namespace)  # noqa: S102
+        return namespace["block"]  # type: ignore[no-any-return]
+
+    def block(self, statements: Iterable[Any], depth: int) -> None:
+        """Code leaving the block's code in r (1 when empty); a 0 returns 0."""
+        pad = " " * depth
+        self.lines.append(f"{pad}r = 1")
+        for stmt in statements:
+            if isinstance(stmt, ast.Exit):
+                self.lines.append(f"{pad}return 0")
+            elif isinstance(stmt, ast.Call):
+                self.call(stmt, depth)
+            elif isinstance(stmt, ast.If) and depth < self.MAX_DEPTH:
+                if self.comp.call_condition(stmt.cond)[0] is not None:
+                    self.if_call(stmt, depth)
+                else:
+                    self.if_cond(stmt, depth)
+            elif isinstance(stmt, ast.RouteCall):
+                self.route_call(stmt, depth)
+            elif isinstance(stmt, ast.Block) and depth < self.MAX_DEPTH:
+                self.block(stmt.statements, depth)
+            else:
+                action = self.name(self.comp.statement(stmt))
+                self.lines += [f"{pad}r = {action}(ctx)", f"{pad}if r == 0:", f"{pad} return 0"]
+
+    def route_call(self, stmt: ast.RouteCall, depth: int) -> None:
+        """route_call's closure: r is the route's code (a 0 returns 0)."""
+        self.comp.route_call(stmt, statement=True)  # checks the name, as before
+        cell = self.name(self.comp.route_cell(stmt.name))
+        too_deep = self.name(lambda: log.error("%s: too many recursive route() calls (max %d)",
+                                               stmt.pos, MAX_RECURSION))
+        pad = " " * depth
+        self.lines += [
+            f"{pad}if ctx.depth >= {MAX_RECURSION}:", f"{pad} {too_deep}()", f"{pad} r = -1",
+            f"{pad}else:", f"{pad} ctx.depth += 1",
+            f"{pad} try:", f"{pad}  r = {cell}[0](ctx)",
+            f"{pad} except _Return as ret:", f"{pad}  r = ret.value",
+            f"{pad} finally:", f"{pad}  ctx.depth -= 1",
+            f"{pad} if r == 0:", f"{pad}  return 0",
+            f"{pad} ctx.retcode = r",
+        ]
+
+    def call(self, stmt: ast.Call, depth: int) -> None:
+        """make_call's steps: r is the call's code (never 0 after this code)."""
+        handler, values = self.comp.bind_call(stmt)
+        self.call_code(handler, values, stmt, depth)
+
+    def call_code(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call,
+                  depth: int) -> None:
+        pad = " " * depth
+        args = "".join(f", {self.name(v)}" for v in values)
+        on_error = self.name(self.comp.parse_error_handler(stmt))
+        self.lines += [
+            f"{pad}try:", f"{pad} r = {self.name(handler)}(ctx{args})",
+            f"{pad}except ParseError as exc:", f"{pad} r = {on_error}(ctx, exc)",
+            f"{pad}if r.__class__ is not int:", f"{pad} r = _coerce(r)",
+            f"{pad}ctx.retcode = r",
+            f"{pad}if r == 0:", f"{pad} return 0",
+        ]
+
+    def if_call(self, stmt: ast.If, depth: int) -> None:
+        """make_call's branch: the branch taken sets $retcode to its code (1 and
+        $retcode untouched when the condition fails and there is no else)."""
+        call, truth = self.comp.call_condition(stmt.cond)
+        handler, values = self.comp.bind_call(call)  # type: ignore[arg-type]
+        self.call_code(handler, values, call, depth)  # type: ignore[arg-type]
+        self.branches(stmt, f"r {'>' if truth else '<'} 0:", depth)  # (r is not 0 here)
+
+    def if_cond(self, stmt: ast.If, depth: int) -> None:
+        """s_If's if_cond / if_cond_else (the condition is a closure returning a bool)."""
+        expr, negated = stmt.cond, False
+        if isinstance(expr, ast.Not):
+            expr, negated = expr.expr, True
+        # the branches compiled before the condition, as s_If does (the same error first)
+        at = len(self.lines)
+        self.branches(stmt, "", depth)
+        self.lines[at] += f"{'not ' if negated else ''}{self.name(self.comp.cond(expr))}(ctx):"
+
+    def branches(self, stmt: ast.If, test: str, depth: int) -> None:
+        pad = " " * depth
+        self.lines.append(f"{pad}if {test}")
+        self.block(stmt.then.statements, depth + 1)
+        self.lines.append(f"{pad} ctx.retcode = r")
+        self.lines.append(f"{pad}else:")
+        if stmt.else_ is None:
+            self.lines.append(f"{pad} r = 1")
+        else:
+            self.block(stmt.else_.statements, depth + 1)
+            self.lines.append(f"{pad} ctx.retcode = r")
+
+
 # --- the compiled script ---------------------------------------------------------------------
 
 _RUN_KINDS = {
@@ -1195,13 +1289,21 @@ _RUN_KINDS = {
 
 class Script:
     """A compiled script. The Core calls :meth:`run`, :meth:`has`, :meth:`route_names`
-    and reads :attr:`timer_routes`."""
+    and :attr:`request_route`, and reads :attr:`timer_routes`."""
 
     def __init__(self, routes: dict[str, dict[str, Action]], timer_routes: list[tuple[str, int]],
                  binder: Binder) -> None:
         self._routes = routes
         self.timer_routes = timer_routes
         self.binder = binder
+        # the main route itself, for the Core's per-request call (run("request", "0", ctx)
+        # costs a frame and two lookups): called on a fresh RouteContext, it returns the
+        # return code (0 after exit/drop) or raises RouteEnd, which the caller catches
+        self.request_route: Action = routes["request"].get("0") or self._no_request_route
+
+    @staticmethod
+    def _no_request_route(ctx: Any) -> int:
+        raise KeyError("no request route '0'")
 
     def has(self, kind: str, name: str = "0") -> bool:
         return str(name) in self._routes.get(kind, {})

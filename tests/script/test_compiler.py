@@ -1007,3 +1007,46 @@ route[1] { if (code("zero") || 1) { rec("no"); } exit; }
         assert [r() for r in refs] == [None, None, None]
     finally:
         gc.enable()
+
+
+def test_request_route_is_the_main_route_and_ends_with_route_end():
+    from opensipsg.script.compiler import RouteEnd
+
+    script, core, _ = build(LOAD + 'route { if (method == "INVITE") return(2); exit; }')
+    ctx = make_ctx(core)
+    with pytest.raises(RouteEnd):
+        script.request_route(ctx)  # return(2) unwinds (Script.run turns it into 2)
+    assert script.request_route(make_ctx(core, REGISTER)) == 0
+    assert build('startup_route { exit; }')[0].request_route is not None
+
+
+def test_generated_blocks_keep_retcode_rules_and_deep_nesting():
+    # blocks are generated functions (_BlockWriter); branches nested deeper than its
+    # MAX_DEPTH are functions of their own: the same results either way
+    from opensipsg.script.compiler import _BlockWriter
+
+    deep = 'if (code("t")) {' * (_BlockWriter.MAX_DEPTH + 6) + 'rec("deep $rc");' \
+        + '}' * (_BlockWriter.MAX_DEPTH + 6)
+    rc, ctx, mod, _ = run("""
+route {
+    if (code("neg")) { rec("no"); }
+    rec("$rc");
+    if (!code("neg")) { code("b"); } else { rec("no"); }
+    rec("$rc");
+    { code("neg"); }
+    rec("$rc");
+    %s
+    if (code("zero")) { rec("no"); }
+    rec("not reached");
+}
+""" % deep, codes={"code:neg": -4, "code:b": 3, "code:t": 2, "code:zero": 0})
+    assert rec_texts(mod) == ["-4", "3", "-4", "deep 2"]
+    assert rc == 0 and ctx.retcode == 0
+
+
+def test_route_recursion_limit_returns_minus_one_and_the_caller_goes_on():
+    rc, ctx, mod, _ = run("""
+route { route(1); rec("$rc"); }
+route[1] { route(1); }
+""")
+    assert rec_texts(mod) == ["-1"] and ctx.depth == 0

@@ -118,3 +118,25 @@ def test_pv_index_on_non_indexable_is_error():
     with pytest.raises(ScriptError) as err:
         build('route {\n  $var(x) = $(ru[1]);\n}\n')
     assert "indexed" in err.value.message
+
+
+def test_ruri_pvs_read_directly_match_the_generic_getters():
+    # build_pv reads $ru/$rU/$rd/$rp/$rP through pvars._DIRECT: the same values as the
+    # registered getter(ctx, None), also for a rewritten, an unparsable and no R-URI
+    from opensipsg.registry import REGISTRY
+    from opensipsg.script.pvars import _DIRECT
+
+    script, core, _ = build('route { exit; }')
+    names = ("ru", "rU", "rd", "rp", "rP", "ruri.user", "ruri.domain")
+    reply_ctx = RouteContext(core, parse(REPLY_200.encode()), RouteType.ONREPLY)
+    rewritten, broken = make_ctx(core), make_ctx(core)
+    rewritten.new_uri = "sip:alice@10.0.0.9:5070;transport=tcp"
+    broken.new_uri = "sip:@@bad"
+    for ctx in (make_ctx(core), rewritten, broken, reply_ctx):
+        for name in names:
+            getter = REGISTRY.pseudo_variables[name].getter
+            try:
+                expected = getter(ctx, None)
+            except Exception:  # the generic path turns these into None
+                expected = None
+            assert _DIRECT[getter](ctx) == expected, (name, ctx.new_uri)
