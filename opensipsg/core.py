@@ -384,6 +384,16 @@ class Core:
         body: bytes = b"",
     ) -> int:
         """A stateless reply to the request being routed."""
+        return self.send_reply(ctx, status, reason, headers, body, stateless=True)
+
+    def send_reply(
+        self, ctx: RouteContext, status: int, reason: str, headers: list[str] | tuple[str, ...] = (),
+        body: bytes = b"", stateless: bool = False,
+    ) -> int:
+        """signaling's send_reply: stateful when a transaction exists, else stateless
+        (sl_send_reply; written here, not called: every REGISTER's reply comes this way)."""
+        if not stateless and ctx.transaction is not None:
+            return self.tm.reply(ctx, status, reason, headers, body)
         request = ctx.request
         if request is None or request.method == "ACK":
             return -1
@@ -393,21 +403,12 @@ class Core:
         ctx.reply_code = status
         proto, ip, port = _reply_address(request, ctx.proto, ctx.src_ip, ctx.src_port)
         ok = self._send(proto, ip, port, data, ctx.listener, ctx.extra.get("conn"))
-        inc = self.stats.inc
-        inc("sl:sent_replies")
+        counts = self.stats.counts  # (a defaultdict: no inc() call per counter)
+        counts["sl:sent_replies"] += 1
         if status >= 300:
-            inc("sl:sent_err_replies")
-        inc(_SL_CLASS_STATS[status // 100])
+            counts["sl:sent_err_replies"] += 1
+        counts[_SL_CLASS_STATS[status // 100]] += 1
         return 1 if ok else -1
-
-    def send_reply(
-        self, ctx: RouteContext, status: int, reason: str, headers: list[str] | tuple[str, ...] = (),
-        body: bytes = b"",
-    ) -> int:
-        """signaling's send_reply: stateful when a transaction exists, else stateless."""
-        if ctx.transaction is not None:
-            return self.tm.reply(ctx, status, reason, headers, body)
-        return self.sl_send_reply(ctx, status, reason, headers, body)
 
     def reply_destination(self, request: Request, proto: str, src_ip: str, src_port: int) -> Destination:
         """Where a reply to ``request`` goes (RFC 3261 18.2.2, RFC 3581)."""
