@@ -397,9 +397,13 @@ class Core:
         request = ctx.request
         if request is None or request.method == "ACK":
             return -1
-        lines = self._reply_lines(ctx, headers)
+        # the extra lines as _reply_lines() gives them, the Server line passed on its own
+        appended = ctx.extra.get("reply_headers")
+        params = self.params
         # the bytes of make_reply(...).to_bytes(), without building the Response
-        data = build_reply_bytes(request, status, reason, self._sl_to_tag(request), lines, body)
+        data = build_reply_bytes(request, status, reason, self._sl_to_tag(request),
+                                 [*appended, *headers] if appended else headers, body,
+                                 params.server_header if params.server_signature else None)
         ctx.reply_code = status
         proto, ip, port = _reply_address(request, ctx.proto, ctx.src_ip, ctx.src_port)
         ok = self._send(proto, ip, port, data, ctx.listener, ctx.extra.get("conn"))
