@@ -391,30 +391,35 @@ class Core:
         body: bytes = b"",
     ) -> int:
         """A stateless reply to the request being routed."""
-        request = ctx.request
-        if request is None or request.method == "ACK":
-            return -1
-        lines = self._reply_lines(ctx, headers)
-        # the bytes of make_reply(...).to_bytes(), without building the Response
-        data = build_reply_bytes(request, status, reason, self._sl_to_tag(request), lines, body)
-        ctx.reply_code = status
-        proto, ip, port = _reply_address(request, ctx.proto, ctx.src_ip, ctx.src_port)
-        ok = self._send(proto, ip, port, data, ctx.listener, ctx.extra.get("conn"))
-        inc = self.stats.inc
-        inc("sl:sent_replies")
-        if status >= 300:
-            inc("sl:sent_err_replies")
-        inc(_SL_CLASS_STATS[status // 100])
-        return 1 if ok else -1
+        return self.send_reply(ctx, status, reason, headers, body, stateless=True)
 
     def send_reply(
         self, ctx: RouteContext, status: int, reason: str, headers: list[str] | tuple[str, ...] = (),
-        body: bytes = b"",
+        body: bytes = b"", stateless: bool = False,
     ) -> int:
-        """signaling's send_reply: stateful when a transaction exists, else stateless."""
-        if ctx.transaction is not None:
+        """signaling's send_reply: stateful when a transaction exists, else stateless
+        (sl_send_reply; written here, not called: every REGISTER's reply comes this way)."""
+        if not stateless and ctx.transaction is not None:
             return self.tm.reply(ctx, status, reason, headers, body)
-        return self.sl_send_reply(ctx, status, reason, headers, body)
+        request = ctx.request
+        if request is None or request.method == "ACK":
+            return -1
+        # the extra lines as _reply_lines() gives them, the Server line passed on its own
+        appended = ctx.extra.get("reply_headers")
+        params = self.params
+        # the bytes of make_reply(...).to_bytes(), without building the Response
+        data = build_reply_bytes(request, status, reason, self._sl_to_tag(request),
+                                 [*appended, *headers] if appended else headers, body,
+                                 params.server_header if params.server_signature else None)
+        ctx.reply_code = status
+        proto, ip, port = _reply_address(request, ctx.proto, ctx.src_ip, ctx.src_port)
+        ok = self._send(proto, ip, port, data, ctx.listener, ctx.extra.get("conn"))
+        counts = self.stats.counts  # (a defaultdict: no inc() call per counter)
+        counts["sl:sent_replies"] += 1
+        if status >= 300:
+            counts["sl:sent_err_replies"] += 1
+        counts[_SL_CLASS_STATS[status // 100]] += 1
+        return 1 if ok else -1
 
     def reply_destination(self, request: Request, proto: str, src_ip: str, src_port: int) -> Destination:
         """Where a reply to ``request`` goes (RFC 3261 18.2.2, RFC 3581)."""

@@ -5,12 +5,15 @@ read (e.g. ``usrloc:registered_users``). Names without a group go to ``core``.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Callable
 
 
 class Statistics:
     def __init__(self) -> None:
-        self._values: dict[str, int] = {}
+        # stored numbers by full "group:name"; a hot path may add to counts[name] itself
+        # (a method call per counter costs more than the addition)
+        self.counts: defaultdict[str, int] = defaultdict(int)
         self._getters: dict[str, Callable[[], int]] = {}
         self._no_reset: set[str] = set()
 
@@ -23,30 +26,26 @@ class Statistics:
         if getter is not None:
             self._getters[key] = getter
         else:
-            self._values.setdefault(key, 0)
+            self.counts.setdefault(key, 0)
         if no_reset or getter is not None:
             self._no_reset.add(key)
 
     def inc(self, name: str, n: int = 1) -> None:
-        try:
-            self._values[name] += n  # the hot path: a registered "group:name"
-        except KeyError:
-            key = self._key(name)
-            self._values[key] = self._values.get(key, 0) + n
+        self.counts[name if ":" in name else f"core:{name}"] += n
 
     def set(self, name: str, value: int) -> None:
-        self._values[self._key(name)] = value
+        self.counts[self._key(name)] = value
 
     def get(self, name: str) -> int | None:
         key = self._key(name)
         getter = self._getters.get(key)
         if getter is not None:
             return int(getter())
-        return self._values.get(key)
+        return self.counts.get(key)
 
     def items(self, selector: str = "all") -> list[tuple[str, int]]:
         """``all``, ``group:`` (every stat of a group) or ``group:name`` / ``name``."""
-        keys = sorted(set(self._values) | set(self._getters))
+        keys = sorted(set(self.counts) | set(self._getters))
         if selector in ("all", "all:", ""):
             chosen = keys
         elif selector.endswith(":"):
@@ -58,7 +57,7 @@ class Statistics:
 
     def reset(self, name: str) -> bool:
         key = self._key(name)
-        if key in self._no_reset or key not in self._values:
+        if key in self._no_reset or key not in self.counts:
             return False
-        self._values[key] = 0
+        self.counts[key] = 0
         return True

@@ -95,10 +95,27 @@ def _line_name(spelled: str) -> str:
     return header_from_line(f"{spelled}:").name
 
 
+@lru_cache(maxsize=16)
+def _plain_line(line: str) -> bool:
+    """Whether an extra reply line goes out as it is: one good header line, not a
+    Content-Length (build_reply_bytes' last_line: the Server line, checked once)."""
+    if "\r" in line or "\n" in line:
+        return False
+    try:
+        return header_from_line(line).name != "content-length"
+    except ParseError:
+        return False
+
+
 def build_reply_bytes(request: Request, status: int, reason: str | None = None, to_tag: str | None = None,
-                      headers: list[str] | tuple[str, ...] = (), body: bytes = b"") -> bytes:
+                      headers: list[str] | tuple[str, ...] = (), body: bytes = b"",
+                      last_line: str | None = None) -> bytes:
     """``build_reply(...).to_bytes()`` without the Response: the datagram written
-    straight from the request's header lines (stateless replies need no more)."""
+    straight from the request's header lines (stateless replies need no more).
+    ``last_line``: one more extra line after ``headers`` (the Server line: the same
+    text every time, so its check is remembered)."""
+    if last_line is not None and not _plain_line(last_line):
+        headers, last_line = [*headers, last_line], None
     lines = [f"SIP/2.0 {status} {reason if reason is not None else reason_phrase(status)}"]
     add = lines.append
     tag_to = None  # decided at the first To line (not request.has_to_tag(), without its lookups)
@@ -128,6 +145,8 @@ def build_reply_bytes(request: Request, status: int, reason: str | None = None, 
                 add(f"{spelled.strip()}: {length}")
                 continue
         add(line.rstrip("\r\n"))
+    if last_line is not None:
+        add(last_line)
     if not has_length:
         add(f"Content-Length: {length}")
     add("")

@@ -4,6 +4,7 @@ really parsed SIP message."""
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from typing import Any
 
 import pytest
@@ -15,7 +16,8 @@ from opensipsg.sip.message import parse
 
 class FakeStats:
     def __init__(self) -> None:
-        self.values: dict[str, int] = {}
+        self.values: defaultdict[str, int] = defaultdict(int)
+        self.counts = self.values  # as Statistics.counts: hot paths add to it directly
         self.getters: dict[str, Any] = {}
 
     def register(self, name: str, getter: Any = None) -> None:

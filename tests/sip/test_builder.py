@@ -73,3 +73,23 @@ def test_build_reply_bytes_refuses_a_bad_extra_line():
             build_reply(request, 200, "OK", "t", [bad])
         with pytest.raises(ParseError):
             build_reply_bytes(request, 200, "OK", "t", ["Server: x", bad])
+
+
+@pytest.mark.parametrize("last", ["Server: opensipsg", "l: 7", "Content-Length: 0", "Server: x\r\n",
+                                  "X-A: 1\r\nX-B: 2", "Server: a"])
+def test_build_reply_bytes_last_line_as_one_more_extra_line(last):
+    # last_line's check is remembered (lru_cache): the same text twice gives the same bytes
+    for request in _requests():
+        for extra in EXTRAS:
+            for body in (b"", b"hello"):
+                expected = build_reply(request, 200, "OK", "t", [*extra, last], body).to_bytes()
+                for _ in range(2):
+                    assert build_reply_bytes(request, 200, "OK", "t", extra, body, last) == expected
+
+
+def test_build_reply_bytes_refuses_a_bad_last_line():
+    request = parse(REQUESTS[0])
+    for bad in ("", "no colon here", "Bad Name: x", ": empty"):
+        for _ in range(2):
+            with pytest.raises(ParseError):
+                build_reply_bytes(request, 200, "OK", "t", ["Server: x"], b"", bad)
