@@ -250,7 +250,7 @@ class TransactionLayer:
         self.stats.register("tm:inuse_transactions", lambda: len(self.servers))
         # the stored counters: the registered tm: and core: ones are incremented in place on the
         # hot path (what Statistics.inc does for a registered name, without its frame: ~18 a call)
-        self._counters: dict[str, int] = core.stats._values
+        self._counters: dict[str, int] = core.stats.counts
         # TM callbacks for other modules (acc...), called in the transaction's greenlet:
         #   final_reply(tx, status, reason, reply)  a final reply goes upstream (each
         #       relayed 2xx of a forked INVITE too, never a retransmission); reply is
