@@ -852,6 +852,7 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     append = headers.append
     setdefault = index.setdefault
     known = _KNOWN_NAMES
+    new_object = object.__new__
     for line in lines[first:]:
         # ": " (the usual spelling) leaves a value that strip() returns without a copy;
         # a known name holds no colon, so the first ": " is then the header's colon
@@ -872,7 +873,12 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
                 raise ParseError("bad header line")
             key = _header_key(written)
         setdefault(key, len(headers))
-        append(Header(key, value.strip(), line))
+        # (Header's fields set here, without an __init__ frame per line)
+        header = new_object(Header)
+        header.name = key
+        header.value = value.strip()
+        header.raw = line
+        append(header)
     return headers, index
 
 
