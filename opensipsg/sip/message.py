@@ -762,67 +762,64 @@ def parse(data: bytes, stream: bool = False) -> SipMessage:
 
     Raises ParseError (with the SIP status to answer a request with) and nothing else.
     """
+    # (the parse itself in the try: one frame per message, and a try costs nothing until it raises)
     try:
-        return _parse(data, stream)
+        if len(data) > MAX_MESSAGE_SIZE:
+            raise ParseError("Message Too Large", 513)
+        end = data.find(b"\r\n\r\n")
+        sep_len = 4
+        if end < 0:
+            # tolerate bare-LF senders (and a missing blank line at the end of a datagram)
+            end = data.find(b"\n\n")
+            sep_len = 2
+            if end < 0:
+                end = len(data)
+                sep_len = 0
+        head = data[:end].decode(ENCODING, ERRORS)
+        body_start = end + sep_len
+        lines = head.split("\r\n")  # the usual case: CRLF line ends only
+        if head.count("\n") != len(lines) - 1:  # (one count: the split already counted the CRLFs)
+            lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
+        # skip leading empty lines (RFC 3261 7.5: keep-alive CRLFs before a message)
+        index = 0
+        while index < len(lines) and not lines[index]:
+            index += 1
+        if index >= len(lines):
+            raise ParseError("empty message")
+        start = lines[index]
+        headers, header_index = _parse_headers(lines, index + 1)
+
+        message: SipMessage
+        if start.startswith("SIP/"):
+            message = _parse_status_line(start, headers)
+        else:
+            message = _parse_request_line(start, headers)
+        message._index = header_index
+
+        position = header_index.get("content-length")
+        length_text = None if position is None else headers[position].value
+        available = len(data) - body_start
+        if length_text is None:
+            if stream and available > 0:
+                raise ParseError("missing Content-Length")
+            body = data[body_start:] if available > 0 else b""
+        else:  # (values are stripped)
+            if not length_text.isdigit() or len(length_text) > 6:
+                raise ParseError("bad Content-Length")
+            length = int(length_text)
+            if length > available:
+                raise ParseError("Content-Length larger than the message body")
+            body = data[body_start : body_start + length]
+        message.body = body
+        if message.is_request:
+            _check_request(message)  # type: ignore[arg-type]
+        else:
+            _check_response(message)  # type: ignore[arg-type]
+        return message
     except ParseError:
         raise
     except (ValueError, IndexError, UnicodeError, OverflowError) as exc:  # defensive
         raise ParseError(f"malformed message: {exc.__class__.__name__}") from None
-
-
-def _parse(data: bytes, stream: bool) -> SipMessage:
-    if len(data) > MAX_MESSAGE_SIZE:
-        raise ParseError("Message Too Large", 513)
-    end = data.find(b"\r\n\r\n")
-    sep_len = 4
-    if end < 0:
-        # tolerate bare-LF senders (and a missing blank line at the end of a datagram)
-        end = data.find(b"\n\n")
-        sep_len = 2
-        if end < 0:
-            end = len(data)
-            sep_len = 0
-    head = data[:end].decode(ENCODING, ERRORS)
-    body_start = end + sep_len
-    lines = head.split("\r\n")  # the usual case: CRLF line ends only
-    if head.count("\n") != len(lines) - 1:  # (one count: the split already counted the CRLFs)
-        lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
-    # skip leading empty lines (RFC 3261 7.5: keep-alive CRLFs before a message)
-    index = 0
-    while index < len(lines) and not lines[index]:
-        index += 1
-    if index >= len(lines):
-        raise ParseError("empty message")
-    start = lines[index]
-    headers, header_index = _parse_headers(lines, index + 1)
-
-    message: SipMessage
-    if start.startswith("SIP/"):
-        message = _parse_status_line(start, headers)
-    else:
-        message = _parse_request_line(start, headers)
-    message._index = header_index
-
-    position = header_index.get("content-length")
-    length_text = None if position is None else headers[position].value
-    available = len(data) - body_start
-    if length_text is None:
-        if stream and available > 0:
-            raise ParseError("missing Content-Length")
-        body = data[body_start:] if available > 0 else b""
-    else:  # (values are stripped)
-        if not length_text.isdigit() or len(length_text) > 6:
-            raise ParseError("bad Content-Length")
-        length = int(length_text)
-        if length > available:
-            raise ParseError("Content-Length larger than the message body")
-        body = data[body_start : body_start + length]
-    message.body = body
-    if message.is_request:
-        _check_request(message)  # type: ignore[arg-type]
-    else:
-        _check_response(message)  # type: ignore[arg-type]
-    return message
 
 
 # header names as written (before the colon) -> normalized name; bounded, so a
@@ -853,6 +850,7 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     setdefault = index.setdefault
     known = _KNOWN_NAMES
     new_object = object.__new__
+    position = 0  # len(headers), counted (cheaper than asking)
     for line in lines[first:]:
         # ": " (the usual spelling) leaves a value that strip() returns without a copy;
         # a known name holds no colon, so the first ": " is then the header's colon
@@ -872,7 +870,8 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
             if not sep or not written:
                 raise ParseError("bad header line")
             key = _header_key(written)
-        setdefault(key, len(headers))
+        setdefault(key, position)
+        position += 1
         # (Header's fields set here, without an __init__ frame per line)
         header = new_object(Header)
         header.name = key
