@@ -239,6 +239,19 @@ def _parse_via_full(text: str) -> Via:
     return Via(f"SIP/2.0/{transport.upper()}", host, port, params, raw=text)
 
 
+def _cache_top_via(message: "SipMessage", top: str | None) -> Via:
+    """The top Via of this first Via header value, parsed and cached as ``message.via1``."""
+    if top:
+        element = top.partition(",")[0] if '"' not in top and "<" not in top else ""  # (else: the long way)
+        if element and not element.isspace():
+            via = message._cache["via"] = parse_via(element)
+            return via
+    vias = message.vias
+    if not vias:
+        raise ParseError("missing Via")
+    return vias[0]
+
+
 def split_host_port(text: str, what: str) -> tuple[str, int | None]:
     """'host:port' / '[v6]:port' / 'host' -> (host, port or None); ParseError if broken."""
     if not text:
@@ -532,16 +545,7 @@ class SipMessage:
             if found:
                 return found[0]  # type: ignore[index]
             raise ParseError("missing Via")
-        top = self.get("via")
-        if top:
-            element = top.partition(",")[0] if '"' not in top and "<" not in top else ""  # (else: the long way)
-            if element and not element.isspace():
-                via = cache["via"] = parse_via(element)
-                return via
-        vias = self.vias
-        if not vias:
-            raise ParseError("missing Via")
-        return vias[0]
+        return _cache_top_via(self, self.get("via"))
 
     @property
     def call_id(self) -> str:
@@ -909,22 +913,21 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     return Response(int(code), reason.strip(), headers, b"", version)
 
 
-_REQUIRED_REQUEST_SET = frozenset(REQUIRED_REQUEST_HEADERS)
-
-
 def _check_request(request: Request) -> None:
     present = request._index or request._build_index()
-    if not present.keys() >= _REQUIRED_REQUEST_SET:  # (one set test for the usual complete request)
-        for name in REQUIRED_REQUEST_HEADERS:
-            if name not in present:
-                raise ParseError(f"Missing {canonical_name(name)}")
+    for name in REQUIRED_REQUEST_HEADERS:
+        if name not in present:
+            raise ParseError(f"Missing {canonical_name(name)}")
     headers = request.headers
     if not headers[present["call-id"]].value:  # (values are stripped)
         raise ParseError("empty Call-ID")
-    method = request.cseq.method
+    # (CSeq and the top Via parsed and cached here, without the properties' frames)
+    cseq = request._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)
+    method = cseq.method
     if method != request.method and method.upper() != request.method.upper():
         raise ParseError("CSeq method does not match the request method")
-    request.via1  # parses the top Via; raises ParseError when broken (the others: when read)
+    # the top Via: ParseError when broken (the others: when read)
+    _cache_top_via(request, headers[present["via"]].value)
     # From and To are parsed when first used (lazy): a broken one surfaces as a
     # ParseError there, which the script turns into a failed function / error_route
     position = present.get("max-forwards")
@@ -939,5 +942,6 @@ def _check_response(response: Response) -> None:
     for name in ("via", "call-id", "cseq", "from", "to"):
         if name not in present:
             raise ParseError(f"Missing {canonical_name(name)}")
-    response.via1
-    response.cseq
+    headers = response.headers
+    _cache_top_via(response, headers[present["via"]].value)
+    response._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)
