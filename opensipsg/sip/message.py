@@ -188,6 +188,7 @@ class Via(NamedTuple):
 
 
 _new_via = tuple.__new__
+_new_object = object.__new__
 
 # The common shape in one match: "SIP/2.0/UDP host[:port][;params]" (host as
 # _valid_host takes it); anything else, and every error, takes the long way.
@@ -900,7 +901,16 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
         raise ParseError("bad request line")
     if not ruri or "<" in ruri or ">" in ruri or '"' in ruri or ":" not in ruri:
         raise ParseError("bad Request-URI")
-    return Request(method, ruri, headers, b"", version)
+    # (Request.__init__'s fields set here: one frame less for every request)
+    request = _new_object(Request)
+    request.headers = headers
+    request.body = b""
+    request._cache = {}
+    request._index = None
+    request.method = method
+    request.ruri = ruri
+    request.version = version
+    return request
 
 
 def _parse_status_line(line: str, headers: list[Header]) -> Response:
@@ -910,7 +920,16 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
         raise ParseError("Version Not Supported", 505)
     if len(code) != 3 or not code.isdigit() or code[0] == "0":
         raise ParseError("bad status code")
-    return Response(int(code), reason.strip(), headers, b"", version)
+    # (Response.__init__'s fields set here, as for a request)
+    response = _new_object(Response)
+    response.headers = headers
+    response.body = b""
+    response._cache = {}
+    response._index = None
+    response.status = int(code)
+    response.reason = reason.strip()
+    response.version = version
+    return response
 
 
 def _check_request(request: Request) -> None:
