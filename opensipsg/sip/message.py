@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from ..errors import ParseError
 from .nameaddr import _SIMPLE_PARAM, NameAddr, parse_name_addr, parse_params, split_header_values
@@ -197,7 +197,8 @@ _COMMON_VIA = re.compile(rf"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{{1,
                          rf"(?:;({_SIMPLE_PARAM}(?:;{_SIMPLE_PARAM})*))?\Z")
 
 
-@lru_cache(maxsize=2048)
+# (not cached: a request's top Via carries a new branch, so a cache would mostly miss, insert
+# and evict; replies use _parse_reply_via)
 def parse_via(text: str) -> Via:
     """Parse one Via element (no commas)."""
     text = text.strip()
@@ -240,12 +241,16 @@ def _parse_via_full(text: str) -> Via:
     return Via(f"SIP/2.0/{transport.upper()}", host, port, params, raw=text)
 
 
-def _cache_top_via(message: "SipMessage", top: str | None) -> Via:
+# the replies of one of our transactions (100, 180, 200...) carry the same top Via: ours
+_parse_reply_via = lru_cache(maxsize=1024)(parse_via)
+
+
+def _cache_top_via(message: "SipMessage", top: str | None, parse_top: Callable[[str], Via] = parse_via) -> Via:
     """The top Via of this first Via header value, parsed and cached as ``message.via1``."""
     if top:
         element = top.partition(",")[0] if '"' not in top and "<" not in top else ""  # (else: the long way)
         if element and not element.isspace():
-            via = message._cache["via"] = parse_via(element)
+            via = message._cache["via"] = parse_top(element)
             return via
     vias = message.vias
     if not vias:
@@ -962,5 +967,5 @@ def _check_response(response: Response) -> None:
         if name not in present:
             raise ParseError(f"Missing {canonical_name(name)}")
     headers = response.headers
-    _cache_top_via(response, headers[present["via"]].value)
+    _cache_top_via(response, headers[present["via"]].value, _parse_reply_via)
     response._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)
