@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from ..errors import ParseError
 from .nameaddr import _SIMPLE_PARAM, NameAddr, parse_name_addr, parse_params, split_header_values
@@ -188,6 +188,7 @@ class Via(NamedTuple):
 
 
 _new_via = tuple.__new__
+_new_object = object.__new__
 
 # The common shape in one match: "SIP/2.0/UDP host[:port][;params]" (host as
 # _valid_host takes it); anything else, and every error, takes the long way.
@@ -196,7 +197,8 @@ _COMMON_VIA = re.compile(rf"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{{1,
                          rf"(?:;({_SIMPLE_PARAM}(?:;{_SIMPLE_PARAM})*))?\Z")
 
 
-@lru_cache(maxsize=2048)
+# (not cached: a request's top Via carries a new branch, so a cache would mostly miss, insert
+# and evict; replies use _parse_reply_via)
 def parse_via(text: str) -> Via:
     """Parse one Via element (no commas)."""
     text = text.strip()
@@ -237,6 +239,23 @@ def _parse_via_full(text: str) -> Via:
     host, port = split_host_port(sent_by, "Via")
     params = parse_params(params_text) if params_text else ()
     return Via(f"SIP/2.0/{transport.upper()}", host, port, params, raw=text)
+
+
+# the replies of one of our transactions (100, 180, 200...) carry the same top Via: ours
+_parse_reply_via = lru_cache(maxsize=1024)(parse_via)
+
+
+def _cache_top_via(message: "SipMessage", top: str | None, parse_top: Callable[[str], Via] = parse_via) -> Via:
+    """The top Via of this first Via header value, parsed and cached as ``message.via1``."""
+    if top:
+        element = top.partition(",")[0] if '"' not in top and "<" not in top else ""  # (else: the long way)
+        if element and not element.isspace():
+            via = message._cache["via"] = parse_top(element)
+            return via
+    vias = message.vias
+    if not vias:
+        raise ParseError("missing Via")
+    return vias[0]
 
 
 def split_host_port(text: str, what: str) -> tuple[str, int | None]:
@@ -519,7 +538,7 @@ class SipMessage:
     def vias(self) -> list[Via]:
         vias = self._cache.get("via")
         if vias.__class__ is not list:
-            vias = self._cache["via"] = [parse_via(v) for v in self.get_values("via")]
+            vias = self._cache["via"] = list(map(parse_via, self.get_values("via")))  # (map: no comprehension frame)
         return vias  # type: ignore[return-value]
 
     @property
@@ -532,16 +551,7 @@ class SipMessage:
             if found:
                 return found[0]  # type: ignore[index]
             raise ParseError("missing Via")
-        top = self.get("via")
-        if top:
-            element = top.partition(",")[0] if '"' not in top and "<" not in top else ""  # (else: the long way)
-            if element and not element.isspace():
-                via = cache["via"] = parse_via(element)
-                return via
-        vias = self.vias
-        if not vias:
-            raise ParseError("missing Via")
-        return vias[0]
+        return _cache_top_via(self, self.get("via"))
 
     @property
     def call_id(self) -> str:
@@ -599,7 +609,7 @@ class SipMessage:
         """Every element of header ``name`` as a NameAddr, parsed once until the headers change."""
         found = self._cache.get(name)
         if found is None:
-            found = self._cache[name] = [parse_name_addr(v) for v in self.get_values(name)]
+            found = self._cache[name] = list(map(parse_name_addr, self.get_values(name)))  # (no comprehension frame)
         return found  # type: ignore[return-value]
 
     @property
@@ -762,67 +772,64 @@ def parse(data: bytes, stream: bool = False) -> SipMessage:
 
     Raises ParseError (with the SIP status to answer a request with) and nothing else.
     """
+    # (the parse itself in the try: one frame per message, and a try costs nothing until it raises)
     try:
-        return _parse(data, stream)
+        if len(data) > MAX_MESSAGE_SIZE:
+            raise ParseError("Message Too Large", 513)
+        end = data.find(b"\r\n\r\n")
+        sep_len = 4
+        if end < 0:
+            # tolerate bare-LF senders (and a missing blank line at the end of a datagram)
+            end = data.find(b"\n\n")
+            sep_len = 2
+            if end < 0:
+                end = len(data)
+                sep_len = 0
+        head = data[:end].decode(ENCODING, ERRORS)
+        body_start = end + sep_len
+        lines = head.split("\r\n")  # the usual case: CRLF line ends only
+        if head.count("\n") != len(lines) - 1:  # (one count: the split already counted the CRLFs)
+            lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
+        # skip leading empty lines (RFC 3261 7.5: keep-alive CRLFs before a message)
+        index = 0
+        while index < len(lines) and not lines[index]:
+            index += 1
+        if index >= len(lines):
+            raise ParseError("empty message")
+        start = lines[index]
+        headers, header_index = _parse_headers(lines, index + 1)
+
+        message: SipMessage
+        if start.startswith("SIP/"):
+            message = _parse_status_line(start, headers)
+        else:
+            message = _parse_request_line(start, headers)
+        message._index = header_index
+
+        position = header_index.get("content-length")
+        length_text = None if position is None else headers[position].value
+        available = len(data) - body_start
+        if length_text is None:
+            if stream and available > 0:
+                raise ParseError("missing Content-Length")
+            body = data[body_start:] if available > 0 else b""
+        else:  # (values are stripped)
+            if not length_text.isdigit() or len(length_text) > 6:
+                raise ParseError("bad Content-Length")
+            length = int(length_text)
+            if length > available:
+                raise ParseError("Content-Length larger than the message body")
+            body = data[body_start : body_start + length]
+        message.body = body
+        if message.is_request:
+            _check_request(message)  # type: ignore[arg-type]
+        else:
+            _check_response(message)  # type: ignore[arg-type]
+        return message
     except ParseError:
         raise
     except (ValueError, IndexError, UnicodeError, OverflowError) as exc:  # defensive
         raise ParseError(f"malformed message: {exc.__class__.__name__}") from None
-
-
-def _parse(data: bytes, stream: bool) -> SipMessage:
-    if len(data) > MAX_MESSAGE_SIZE:
-        raise ParseError("Message Too Large", 513)
-    end = data.find(b"\r\n\r\n")
-    sep_len = 4
-    if end < 0:
-        # tolerate bare-LF senders (and a missing blank line at the end of a datagram)
-        end = data.find(b"\n\n")
-        sep_len = 2
-        if end < 0:
-            end = len(data)
-            sep_len = 0
-    head = data[:end].decode(ENCODING, ERRORS)
-    body_start = end + sep_len
-    lines = head.split("\r\n")  # the usual case: CRLF line ends only
-    if head.count("\n") != len(lines) - 1:  # (one count: the split already counted the CRLFs)
-        lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
-    # skip leading empty lines (RFC 3261 7.5: keep-alive CRLFs before a message)
-    index = 0
-    while index < len(lines) and not lines[index]:
-        index += 1
-    if index >= len(lines):
-        raise ParseError("empty message")
-    start = lines[index]
-    headers, header_index = _parse_headers(lines, index + 1)
-
-    message: SipMessage
-    if start.startswith("SIP/"):
-        message = _parse_status_line(start, headers)
-    else:
-        message = _parse_request_line(start, headers)
-    message._index = header_index
-
-    position = header_index.get("content-length")
-    length_text = None if position is None else headers[position].value
-    available = len(data) - body_start
-    if length_text is None:
-        if stream and available > 0:
-            raise ParseError("missing Content-Length")
-        body = data[body_start:] if available > 0 else b""
-    else:  # (values are stripped)
-        if not length_text.isdigit() or len(length_text) > 6:
-            raise ParseError("bad Content-Length")
-        length = int(length_text)
-        if length > available:
-            raise ParseError("Content-Length larger than the message body")
-        body = data[body_start : body_start + length]
-    message.body = body
-    if message.is_request:
-        _check_request(message)  # type: ignore[arg-type]
-    else:
-        _check_response(message)  # type: ignore[arg-type]
-    return message
 
 
 # header names as written (before the colon) -> normalized name; bounded, so a
@@ -852,6 +859,8 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     append = headers.append
     setdefault = index.setdefault
     known = _KNOWN_NAMES
+    new_object = object.__new__
+    position = 0  # len(headers), counted (cheaper than asking)
     for line in lines[first:]:
         # ": " (the usual spelling) leaves a value that strip() returns without a copy;
         # a known name holds no colon, so the first ": " is then the header's colon
@@ -871,8 +880,14 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
             if not sep or not written:
                 raise ParseError("bad header line")
             key = _header_key(written)
-        setdefault(key, len(headers))
-        append(Header(key, value.strip(), line))
+        setdefault(key, position)
+        position += 1
+        # (Header's fields set here, without an __init__ frame per line)
+        header = new_object(Header)
+        header.name = key
+        header.value = value.strip()
+        header.raw = line
+        append(header)
     return headers, index
 
 
@@ -891,7 +906,16 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
         raise ParseError("bad request line")
     if not ruri or "<" in ruri or ">" in ruri or '"' in ruri or ":" not in ruri:
         raise ParseError("bad Request-URI")
-    return Request(method, ruri, headers, b"", version)
+    # (Request.__init__'s fields set here: one frame less for every request)
+    request = _new_object(Request)
+    request.headers = headers
+    request.body = b""
+    request._cache = {}
+    request._index = None
+    request.method = method
+    request.ruri = ruri
+    request.version = version
+    return request
 
 
 def _parse_status_line(line: str, headers: list[Header]) -> Response:
@@ -901,25 +925,33 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
         raise ParseError("Version Not Supported", 505)
     if len(code) != 3 or not code.isdigit() or code[0] == "0":
         raise ParseError("bad status code")
-    return Response(int(code), reason.strip(), headers, b"", version)
-
-
-_REQUIRED_REQUEST_SET = frozenset(REQUIRED_REQUEST_HEADERS)
+    # (Response.__init__'s fields set here, as for a request)
+    response = _new_object(Response)
+    response.headers = headers
+    response.body = b""
+    response._cache = {}
+    response._index = None
+    response.status = int(code)
+    response.reason = reason.strip()
+    response.version = version
+    return response
 
 
 def _check_request(request: Request) -> None:
     present = request._index or request._build_index()
-    if not present.keys() >= _REQUIRED_REQUEST_SET:  # (one set test for the usual complete request)
-        for name in REQUIRED_REQUEST_HEADERS:
-            if name not in present:
-                raise ParseError(f"Missing {canonical_name(name)}")
+    for name in REQUIRED_REQUEST_HEADERS:
+        if name not in present:
+            raise ParseError(f"Missing {canonical_name(name)}")
     headers = request.headers
     if not headers[present["call-id"]].value:  # (values are stripped)
         raise ParseError("empty Call-ID")
-    method = request.cseq.method
+    # (CSeq and the top Via parsed and cached here, without the properties' frames)
+    cseq = request._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)
+    method = cseq.method
     if method != request.method and method.upper() != request.method.upper():
         raise ParseError("CSeq method does not match the request method")
-    request.via1  # parses the top Via; raises ParseError when broken (the others: when read)
+    # the top Via: ParseError when broken (the others: when read)
+    _cache_top_via(request, headers[present["via"]].value)
     # From and To are parsed when first used (lazy): a broken one surfaces as a
     # ParseError there, which the script turns into a failed function / error_route
     position = present.get("max-forwards")
@@ -934,5 +966,6 @@ def _check_response(response: Response) -> None:
     for name in ("via", "call-id", "cseq", "from", "to"):
         if name not in present:
             raise ParseError(f"Missing {canonical_name(name)}")
-    response.via1
-    response.cseq
+    headers = response.headers
+    _cache_top_via(response, headers[present["via"]].value, _parse_reply_via)
+    response._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)

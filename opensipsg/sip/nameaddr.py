@@ -119,7 +119,11 @@ class NameAddr:
 
     @property
     def tag(self) -> str | None:
-        return find_param(self.params, "tag")
+        # (find_param inlined: To/From tags are read several times per message)
+        for name, value in self.params:
+            if name == "tag" or name.lower() == "tag":
+                return "" if value is None else value
+        return None
 
     @property
     def display_unescaped(self) -> str | None:

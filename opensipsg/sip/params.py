@@ -17,7 +17,7 @@ def find_param(params: Iterable[tuple[str, str | None]], name: str) -> str | Non
     """Value of the first parameter ``name``: None if absent, '' if value-less."""
     lname = name.lower()
     for pname, value in params:
-        if pname.lower() == lname:
+        if pname == lname or pname.lower() == lname:  # (names are mostly written in lower case: no copy)
             return "" if value is None else value
     return None
 
