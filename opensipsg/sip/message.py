@@ -851,14 +851,6 @@ def _header_key(written: str) -> str:
     return key
 
 
-# header line as received -> its Header. The lines of a call repeat from message to message
-# (From, To, Call-ID, CSeq, Via, Record-Route, Contact...), and a Header is immutable, so
-# messages share one object per line. Bounded: short lines only, emptied when full.
-_LINE_HEADERS: dict[str, Header] = {}
-_LINE_HEADERS_MAX = 4096
-_LINE_HEADERS_LONGEST = 200
-
-
 def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str, int]]:
     """Header lines (line ends already removed) -> Header objects, unfolding continuations,
     and the message's index (name -> position of its first header)."""
@@ -867,17 +859,9 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     append = headers.append
     setdefault = index.setdefault
     known = _KNOWN_NAMES
-    seen = _LINE_HEADERS
-    seen_line = seen.get
     new_object = object.__new__
     position = 0  # len(headers), counted (cheaper than asking)
     for line in lines[first:]:
-        header = seen_line(line)  # (a cached line never starts with white space: no continuation)
-        if header is not None:
-            setdefault(header.name, position)
-            position += 1
-            append(header)
-            continue
         # ": " (the usual spelling) leaves a value that strip() returns without a copy;
         # a known name holds no colon, so the first ": " is then the header's colon
         written, sep, value = line.partition(": ")
@@ -904,10 +888,6 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
         header.value = value.strip()
         header.raw = line
         append(header)
-        if len(line) <= _LINE_HEADERS_LONGEST:
-            if len(seen) >= _LINE_HEADERS_MAX:
-                seen.clear()
-            seen[line] = header
     return headers, index
 
 

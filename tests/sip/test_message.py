@@ -411,32 +411,3 @@ def test_parser_builds_messages_and_headers_as_their_constructors_do() -> None:
     made = Response(180, "Ringing", response.headers, response.body)
     made._index, made._cache = response._index, response._cache
     assert _slot_values(response) == _slot_values(made)
-
-
-def test_messages_share_the_header_of_a_repeated_line_and_change_only_their_own():
-    data = (b"BYE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\n"
-            b"To: <sip:b@x>;tag=2\r\nCall-ID: shared-line-test\r\nCSeq: 2 BYE\r\nSubject: hello\r\n"
-            b"Content-Length: 0\r\n\r\n")
-    first, second = parse(data), parse(data)
-    assert first.headers[4] is second.headers[4]  # the Call-ID line: one Header for both
-    first.set_header("call-id", "changed")
-    first.remove_headers("subject")
-    assert second.call_id == "shared-line-test" and second.get("subject") == "hello"
-    assert second.to_bytes() == data
-    # the same first line folded in another message: the unfolded value, the shared one untouched
-    folded = parse(data.replace(b"Subject: hello\r\n", b"Subject: hello\r\n  world\r\n"))
-    assert folded.get("subject") == "hello world"
-    assert parse(data).get("subject") == "hello"
-
-
-def test_the_table_of_seen_header_lines_stays_bounded():
-    from opensipsg.sip import message as m
-
-    for n in range(m._LINE_HEADERS_MAX + 10):
-        parse(f"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{n}\r\nFrom: <sip:a@x>;tag={n}\r\n"
-              f"To: <sip:b@x>\r\nCall-ID: {n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n".encode())
-        assert len(m._LINE_HEADERS) <= m._LINE_HEADERS_MAX
-    long_line = "X-Long: " + "y" * m._LINE_HEADERS_LONGEST
-    parse(f"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKl\r\nFrom: <sip:a@x>;tag=l\r\n"
-          f"To: <sip:b@x>\r\nCall-ID: l\r\nCSeq: 1 OPTIONS\r\n{long_line}\r\n\r\n".encode())
-    assert long_line not in m._LINE_HEADERS
