@@ -91,6 +91,31 @@ def test_find_max_sustained_stops_at_first_failure():
     assert bench.find_max_sustained([80], run)[0] is None
 
 
+def test_repeat_runs_the_highest_sustained_rate_again_and_takes_the_median():
+    good = recorded("sample_stat_ok.csv", wall=2.727, rc=0)
+    bad = recorded("sample_stat_failed.csv", wall=1.42, rc=1)
+    cpu_at_40 = iter([0.5, 0.1, None, 0.3, 0.2])  # None: a repeat that fails
+    ran = []
+
+    def run(rate):
+        ran.append(rate)
+        if rate > 40:
+            return bench.Step.from_result("call", rate, 4, bad, tail_seconds=0.7, cpu_seconds=0.1)
+        cpu = next(cpu_at_40) if rate == 40 else 0.1
+        if cpu is None:
+            return bench.Step.from_result("call", rate, 4, bad, tail_seconds=0.7, cpu_seconds=0.1)
+        return bench.Step.from_result("call", rate, 40, good, tail_seconds=0.7 + 2 - 40 / rate, cpu_seconds=cpu)
+
+    lines = []
+    best, steps = bench.find_max_sustained([20, 40, 80], run, lines.append, repeat=5)
+    assert ran == [20, 40, 80, 40, 40, 40, 40]
+    assert len(steps) == 7
+    # sustained runs at 40/s cost 0.5, 0.1, 0.3, 0.2 s: the median (lower of the middle two) is 0.2 s
+    assert best.rate == 40 and best.cpu_seconds == 0.2
+    assert "median of 4 sustained runs" in lines[-1]
+    assert len(bench.find_max_sustained([20], run)[1]) == 1  # repeat 1 (the default): no second run
+
+
 def test_planned_ops_and_quick_defaults():
     assert bench.planned_ops(50, 3.0) == 150 and bench.planned_ops(1, 0.1) == 1
     quick = bench.parse_args(["--quick"])
