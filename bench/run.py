@@ -554,7 +554,9 @@ def format_report(args: argparse.Namespace, bench: Bench, python_version: str,
             lines.append(f"- **{title}: no sustained rate** (lowest step {steps[0].rate}/s failed){target}"
                          if steps else f"- **{title}: not run**")
         else:
-            top = f" (the highest step tried: raise --{option}-max)" if best is steps[-1] else ""
+            # (with --repeat the best step may be a later run of its rate: compare rates)
+            top = (f" (the highest step tried: raise --{option}-max)"
+                   if not any(s.rate > best.rate for s in steps) else "")
             lines.append(f"- **highest sustained {title} rate: {best.rate}/s{top}; "
                          f"server CPU {best.cpu_ms_per_op:.3f} ms per {unit}**"
                          f"{target_note(best.cpu_ms_per_op, target_ms)}")

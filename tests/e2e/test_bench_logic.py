@@ -141,3 +141,19 @@ def test_report_lists_every_step_and_the_best(tmp_path):
     bench.append_results(out, report)
     text = out.read_text()
     assert text.startswith("# opensipsg benchmark results") and text.count("highest sustained call") == 2
+
+
+def test_report_says_the_ladder_ended_only_when_no_higher_rate_was_tried():
+    args = bench.parse_args(["--quick", "--repeat", "2"])
+
+    class FakeBench:
+        server_cpu = 1
+        sipp_prefix = []
+
+    low = step(rate=50, planned=150, ok=150, wall=3.1, cpu=0.3)
+    failed = step(rate=100, planned=300, ok=290, failed=10, wall=3.1, cpu=0.6)
+    repeated = step(rate=50, planned=150, ok=150, wall=3.1, cpu=0.25)  # the median run, run last
+    report = bench.format_report(args, FakeBench(), "3.x", {"call": (repeated, [low, failed, repeated])})
+    assert "raise --call-max" not in report and "run 2 times, its figure the median" in report
+    report = bench.format_report(args, FakeBench(), "3.x", {"call": (repeated, [low, repeated])})
+    assert "raise --call-max" in report
