@@ -485,15 +485,30 @@ class _Compiler:
         return return_pv
 
     def s_If(self, stmt: ast.If) -> Action:
-        # For the commonest conditions, f(..) and !f(..), the call's closure is the if
-        # (make_call's branch). A 0 from the branch taken (the run stops) leaves $retcode
-        # as it is.
+        # (Blocks write ifs inline, see _BlockWriter; this closure serves deeper nesting.)
+        # For f(..) and !f(..) the call's code picks the branch: a 0 from the call stops
+        # the run, and a 0 from the branch taken leaves $retcode as it is.
         call, truth = self.call_condition(stmt.cond)
         if call is not None:
             handler, values = self.bind_call(call)
             then = self.block(stmt.then)
             else_ = self.block(stmt.else_) if stmt.else_ is not None else None
-            return self.make_call(handler, values, call, True, (truth, then, else_))
+            test = self.make_call(handler, values, call, True)
+
+            def if_call(ctx: Any) -> int:
+                r = test(ctx)
+                if r == 0:
+                    return 0
+                if (r > 0) is truth:
+                    r = then(ctx)
+                elif else_ is None:
+                    return 1
+                else:
+                    r = else_(ctx)
+                if r:
+                    ctx.retcode = r
+                return r
+            return if_call
         then = self.block(stmt.then)
         else_ = self.block(stmt.else_) if stmt.else_ is not None else None
         expr, negated = stmt.cond, False
@@ -741,25 +756,14 @@ class _Compiler:
         return arg
 
     def make_call(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call,
-                  statement: bool, branch: tuple[bool, Action, Action | None] | None = None) -> Action:
-        """``branch`` (truth, then, else): the call is the condition of ``if (f(..))``
-        (truth True) or ``if (!f(..))``: the closure also runs the branch its code selects,
-        one frame less than an if closure around the call (most conditions are calls)."""
+                  statement: bool) -> Action:
         on_error = self.parse_error_handler(stmt)
         n = len(values)
-        then: Action | None = None
-        else_: Action | None = None
-        truth = True
-        if branch is not None:
-            truth, then, else_ = branch
-            if n > 1:  # rare in a condition: the arguments are spread by one more frame
-                full, spread = handler, values
-                handler, values, n = (lambda ctx: full(ctx, *spread)), (), 0
         # Unrolled on purpose, for the hot path: a closure per arity calls the
         # handler with its values bound as cells; ``handler(ctx, *values)`` costs
         # about 1,000 machine instructions more per call on CPython 3.11 (more than
         # a frame), and sharing the tail in a helper costs another call. Keep the
-        # bodies the same (call0 and call1 also run an if's branch, see above).
+        # bodies the same.
         if n == 0:
             def call0(ctx: Any) -> int:
                 try:
@@ -769,20 +773,8 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
-                if then is None:
-                    if r == 0 and not statement:
-                        raise _Stop
-                    return r
-                if r == 0:
-                    return 0
-                if (r > 0) is truth:
-                    r = then(ctx)
-                elif else_ is None:
-                    return 1
-                else:
-                    r = else_(ctx)
-                if r:
-                    ctx.retcode = r
+                if r == 0 and not statement:
+                    raise _Stop
                 return r
             return call0
         if n == 1:
@@ -796,20 +788,8 @@ class _Compiler:
                 if r.__class__ is not int:
                     r = _coerce(r)
                 ctx.retcode = r
-                if then is None:
-                    if r == 0 and not statement:
-                        raise _Stop
-                    return r
-                if r == 0:
-                    return 0
-                if (r > 0) is truth:
-                    r = then(ctx)
-                elif else_ is None:
-                    return 1
-                else:
-                    r = else_(ctx)
-                if r:
-                    ctx.retcode = r
+                if r == 0 and not statement:
+                    raise _Stop
                 return r
             return call1
         if n == 2:
@@ -1248,7 +1228,7 @@ class _BlockWriter:
         ]
 
     def if_call(self, stmt: ast.If, depth: int) -> None:
-        """make_call's branch: the branch taken sets $retcode to its code (1 and
+        """s_If's if_call, inline: the branch taken sets $retcode to its code (1 and
         $retcode untouched when the condition fails and there is no else)."""
         call, truth = self.comp.call_condition(stmt.cond)
         handler, values = self.comp.bind_call(call)  # type: ignore[arg-type]
