@@ -36,12 +36,18 @@ class UDPTransport:
         self.handler = handler
         family = socket.AF_INET6 if ":" in listener.host else socket.AF_INET
         self.sock = _socket.socket(family, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # no SO_REUSEADDR (1.6's udp_init sets it): on UDP it only lets a second server bind
+        # the same address and port and take part of its traffic without a word; a port in
+        # use must stop the start instead (UDP has no TIME_WAIT, so restarts do not need it)
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         except OSError:
             pass
-        self.sock.bind((listener.host.strip("[]"), listener.port))
+        try:
+            self.sock.bind((listener.host.strip("[]"), listener.port))
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.setblocking(False)
         self._watcher: Any = None
 

@@ -108,6 +108,8 @@ def test_start_fails_when_the_port_is_taken(daemon_rc):
     import socket
 
     taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    # a holder that allows sharing (as another opensipsg or 1.6 binds): we must still refuse
+    taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     taken.bind(("127.0.0.1", port))
     try:
         code, out = ctl(rc, "start")

@@ -1,6 +1,7 @@
 """UDPTransport: a burst is drained by one worker; a blocked handler does not hold up the rest."""
 from __future__ import annotations
 
+import errno
 import socket
 from types import SimpleNamespace
 
@@ -75,3 +76,33 @@ def test_a_handler_error_is_logged_and_the_next_datagram_handled(caplog):
         assert "boom" in caplog.text
     finally:
         transport.stop()
+
+
+
+def _assert_bind_refused(port: int) -> None:
+    listener = SimpleNamespace(host="127.0.0.1", port=port, name="udp:127.0.0.1")
+    try:
+        UDPTransport(listener, lambda *args: None).stop()
+    except OSError as exc:
+        assert exc.errno == errno.EADDRINUSE
+    else:
+        raise AssertionError(f"bound UDP port {port}, which another socket holds")
+
+
+def test_a_port_in_use_is_refused_even_when_its_owner_allows_sharing():
+    """A second server on the same UDP port must fail to start, not share the traffic."""
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as 1.6 and our older versions bound
+    other.bind(("127.0.0.1", 0))
+    try:
+        _assert_bind_refused(other.getsockname()[1])
+    finally:
+        other.close()
+
+
+def test_two_transports_can_not_share_a_port():
+    first, port = _transport(lambda *args: None)
+    try:
+        _assert_bind_refused(port)
+    finally:
+        first.stop()
