@@ -9,7 +9,9 @@ step is no longer sustained:
   unfinished, and SIPp offered at least 90 % of the target rate;
 - each step is one SIPp run of ``rate * step_seconds`` operations;
 - server CPU per operation = utime+stime delta of the server over the step
-  (/proc/PID/stat) divided by the successful operations.
+  (/proc/PID/stat) divided by the successful operations; the step ends when
+  the server is idle again, so the work left after SIPp exits (wait timers,
+  timeouts of failed calls) counts to the step that caused it.
 
 (a) REGISTER: register.xml, distinct users from a generated CSV.
 (b) calls: a SIPp UAS (uas_rr.xml) registered at the proxy, and uac_rr.xml
@@ -200,6 +202,26 @@ def planned_ops(rate: int, step_seconds: float) -> int:
     return max(1, int(round(rate * step_seconds)))
 
 
+def wait_until_idle(read_cpu: Callable[[], float], sleep: Callable[[float], None], quiet: float,
+                    window: float = 1.0, max_wait: float = 60.0) -> tuple[bool, float]:
+    """Wait until a process spends less than ``quiet`` of a CPU over one ``window`` of seconds.
+
+    A step's work goes on after SIPp exits (wait timers, retransmissions and timeouts of failed
+    calls): counted in the next step, it would inflate that one (a repeat after an overloaded
+    step most of all). Returns (settled, seconds waited); gives up after ``max_wait``.
+    """
+    waited = 0.0
+    before = read_cpu()
+    while waited < max_wait:
+        sleep(window)
+        waited += window
+        after = read_cpu()
+        if after - before < quiet * window:
+            return True, waited
+        before = after
+    return False, waited
+
+
 def selected_kinds(args: argparse.Namespace) -> list[str]:
     """The runs, in order: register, call, then the authenticated ones (unless --skip-auth)."""
     if args.only == "auth":
@@ -349,10 +371,15 @@ class Bench:
         result = harness.run_sipp([self.target(), *sipp_args, "-m", str(planned), "-r", str(rate),
                                    "-l", str(limit)], where, timeout=timeout,
                                   recv_timeout_ms=10000, prefix=self.sipp_prefix)
-        after = self.server.cpu_seconds()
         if not self.server.running():
             raise harness.ServerError(f"opensipsg died during the {kind} run at {rate}/s:\n"
                                       f"{self.server.log_tail()}")
+        # the step's own after-work (wait timers, timeouts of failed calls) counts to this step
+        settled, waited = wait_until_idle(self.server.cpu_seconds, time.sleep, self.args.settle_cpu,
+                                          max_wait=self.args.settle_max)
+        if not settled:
+            self.log(f"  (the server was still busy {waited:.0f} s after the {kind} run at {rate}/s)")
+        after = self.server.cpu_seconds()
         return Step.from_result(kind, rate, planned, result, tail_seconds, after - before)
 
     def registrations(self) -> tuple[Optional[Step], list[Step]]:
@@ -601,6 +628,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--no-write", action="store_true", help="print the report, do not append it")
     p.add_argument("--python", help="interpreter that runs the server (default: $OPENSIPSG_PYTHON, the repo's "
                                      ".venv, or this one); e.g. a venv made from Debian 12's /usr/bin/python3")
+    p.add_argument("--settle-cpu", type=float, default=0.03,
+                   help="after each step, wait until the server uses less than this share of a CPU "
+                        "over one second (its step's after-work: default 0.03)")
+    p.add_argument("--settle-max", type=float, default=90.0,
+                   help="longest wait for that, seconds (default 90)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (SIPp screens, server log)")
     args = p.parse_args(argv)
     if args.skip_auth and args.only in (*AUTH_KINDS, "auth"):

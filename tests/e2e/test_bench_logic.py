@@ -124,6 +124,28 @@ def test_planned_ops_and_quick_defaults():
     assert (full.step_seconds, full.call_max, full.reg_max) == (10.0, 77, 20000)
 
 
+def _cpu_readings(*busy_per_second: float):
+    """A fake clock and CPU counter: the process spends busy_per_second[i] in second i."""
+    used = [0.0]
+    seconds = iter(busy_per_second)
+    def sleep(window):
+        used[0] += next(seconds) * window
+    return (lambda: used[0]), sleep
+
+
+def test_a_step_waits_for_the_server_to_be_idle_again():
+    read_cpu, sleep = _cpu_readings(0.5, 0.2, 0.05, 0.01, 0.9)
+    assert bench.wait_until_idle(read_cpu, sleep, quiet=0.03) == (True, 4.0)
+    assert read_cpu() == pytest.approx(0.76)  # stopped at the first quiet second
+
+
+def test_waiting_for_idle_gives_up_after_max_wait():
+    read_cpu, sleep = _cpu_readings(*[0.5] * 10)
+    assert bench.wait_until_idle(read_cpu, sleep, quiet=0.03, max_wait=3.0) == (False, 3.0)
+    defaults = bench.parse_args([])
+    assert (defaults.settle_cpu, defaults.settle_max) == (0.03, 90.0)
+
+
 def test_report_lists_every_step_and_the_best(tmp_path):
     args = bench.parse_args(["--quick"])
 
