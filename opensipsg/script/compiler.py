@@ -1217,6 +1217,17 @@ class _BlockWriter:
     def call_code(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call,
                   depth: int) -> None:
         pad = " " * depth
+        inline = getattr(handler, "script_inline", None)
+        if inline is not None:
+            # the module's expression for the call, written in place of it (no frame): it
+            # gives an int other than 0, or raises ParseError for its own code
+            expression, on_parse_error = inline
+            self.lines += [
+                f"{pad}try:", f"{pad} r = {expression.format(*map(self.name, values))}",
+                f"{pad}except ParseError:", f"{pad} r = {on_parse_error}",
+                f"{pad}ctx.retcode = r",
+            ]
+            return
         args = "".join(f", {self.name(v)}" for v in values)
         on_error = self.name(self.comp.parse_error_handler(stmt))
         self.lines += [
