@@ -353,7 +353,8 @@ class Core:
         # request): cheaper per request
         ctx = RouteContext(self, msg, RouteType.REQUEST, src_ip, src_port, listener.proto,
                            listener.host, listener.port, listener, None, msg)
-        ctx.extra["conn"] = conn
+        if conn is not None:  # (a stream's connection; its readers get() it: UDP needs no entry)
+            ctx.extra["conn"] = conn
         # the main route called directly on the fresh context (what script.run("request",
         # "0", ctx) does, without its frame and lookups)
         try:

@@ -629,7 +629,8 @@ class RegistrarModule(Module):
         result = -1
         chosen: list[Contact] = []
         for contact in record.contacts:
-            if not contact.is_valid(now):
+            expires = contact.expires
+            if expires and expires <= now:  # not is_valid(now), inlined
                 continue
             result = -2
             if method_filtering and not contact.allows(method):
@@ -640,7 +641,7 @@ class RegistrarModule(Module):
         try:
             first = chosen[0]
             ctx.new_uri = first.contact
-            dst = self._destination(first)
+            dst = self._destination(first) if first.path else first.received or None  # (its frame only for a Path)
             if first.path:
                 ctx.path = first.path
             if dst:
