@@ -1092,3 +1092,16 @@ def test_inline_is_method_on_a_reply(raw):
     script.run("onreply", "1", make_ctx(core, raw, route_type=RouteType.ONREPLY))
     assert core.script_vars == {"m": mods["textops"].is_method(make_ctx(core, raw), "INVITE")}
     assert core.script_vars["m"] == (1 if "INVITE" in raw else -1)
+
+
+@pytest.mark.parametrize("ruri, expected", [("sip:bob@example.com", ["set", "not-null"]),
+                                            ("sip:example.com", ["null", "not-set"])])
+def test_null_tests_written_inline_in_a_block(ruri, expected):
+    raw = INVITE.replace("sip:bob@example.com SIP", f"{ruri} SIP")
+    _, ctx, mod, _ = run("""
+route {
+    if ($rU == NULL) rec("null"); else rec("set");
+    if (!($rU != NULL)) rec("not-set"); else rec("not-null");
+}
+""", raw)
+    assert rec_texts(mod) == expected
