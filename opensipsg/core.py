@@ -306,7 +306,7 @@ class Core:
             if data[:1] in _BLANK and not data.strip(_BLANK):
                 return  # keep-alive (a message starts with a letter: strip() copies it all)
             try:
-                msg = parse(data, stream=conn is not None)
+                msg = parse(data, conn is not None)  # (stream: positional, cheaper than a keyword)
             except ParseError as exc:
                 self._bad_message(data, exc, src_ip, src_port, listener, conn)
                 return

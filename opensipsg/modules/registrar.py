@@ -609,7 +609,10 @@ class RegistrarModule(Module):
         flags_text = (flags_text or "").lower()
         method_filtering = "m" in flags_text
         no_branches = "b" in flags_text
-        location = self._table(table)
+        usrloc = self.usrloc  # (the table read from usrloc.domains, as save() does: no _table frames)
+        location = usrloc.domains.get(table) if usrloc is not None else None
+        if location is None:
+            location = self._table(table)
         uri_text = None
         if aor_pv is not None:
             value = aor_pv.get(ctx)
