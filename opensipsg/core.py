@@ -306,15 +306,15 @@ class Core:
             if data[:1] in _BLANK and not data.strip(_BLANK):
                 return  # keep-alive (a message starts with a letter: strip() copies it all)
             try:
-                msg = parse(data, stream=conn is not None)
+                msg = parse(data, conn is not None)  # (stream: positional, cheaper than a keyword)
             except ParseError as exc:
                 self._bad_message(data, exc, src_ip, src_port, listener, conn)
                 return
             if msg.is_request:
-                self.stats.inc("core:rcv_requests")
+                self.stats.counts["core:rcv_requests"] += 1  # (a defaultdict: no inc() frame)
                 self._handle_request(msg, src_ip, src_port, listener, conn)  # type: ignore[arg-type]
             else:
-                self.stats.inc("core:rcv_replies")
+                self.stats.counts["core:rcv_replies"] += 1
                 self.tm.handle_reply(msg, src_ip, src_port, listener, conn)  # type: ignore[arg-type]
         except Exception:
             log.exception("internal error while handling a message from %s:%d", src_ip, src_port)
@@ -336,7 +336,16 @@ class Core:
     def _handle_request(
         self, msg: Request, src_ip: str, src_port: int, listener: Listener, conn: Any
     ) -> None:
-        _note_received(msg, src_ip, src_port)
+        # _note_received's test inline (via.rport read without its two frames): it
+        # changes the Via only when the sender is not the Via's host or asked for rport
+        via = msg.via1
+        rport = None
+        for key, value in via.params:
+            if key == "rport" or key.lower() == "rport":
+                rport = "" if value is None else value
+                break
+        if rport == "" or via.host.strip("[]") != src_ip:
+            _note_received(msg, src_ip, src_port)
         if msg.method == "ACK" and self._is_sl_ack(msg):
             self.stats.inc("sl:received_ACKs")
             return  # ACK for a stateless negative reply of ours: absorbed (sl)
@@ -344,7 +353,8 @@ class Core:
         # request): cheaper per request
         ctx = RouteContext(self, msg, RouteType.REQUEST, src_ip, src_port, listener.proto,
                            listener.host, listener.port, listener, None, msg)
-        ctx.extra["conn"] = conn
+        if conn is not None:  # (a stream's connection; its readers get() it: UDP needs no entry)
+            ctx.extra["conn"] = conn
         # the main route called directly on the fresh context (what script.run("request",
         # "0", ctx) does, without its frame and lookups)
         try:
@@ -362,7 +372,8 @@ class Core:
             tag = msg.to.tag
         except ParseError:
             return False
-        return tag is not None and tag == self._sl_to_tag(msg)
+        # the prefix first: the ACK of a relayed 2xx carries the callee's tag (no crc32 for it)
+        return tag is not None and tag.startswith(self.sl_tag) and tag == self._sl_to_tag(msg)
 
     # -- replying -------------------------------------------------------------
     def _sl_to_tag(self, request: Request) -> str:
@@ -488,7 +499,8 @@ class Core:
         request = ctx.request
         if request is None:
             return -1
-        target = dest or ctx.dst_uri or ctx.ruri
+        ruri = ctx.ruri
+        target = dest or ctx.dst_uri or ruri
         try:
             if dest and not dest.lower().startswith(("sip:", "sips:")):
                 target = f"sip:{dest}"
@@ -496,18 +508,22 @@ class Core:
         except ParseError as exc:
             log.error("forward failed: %s: %s", target, exc.reason)
             return -4
-        listener = self.listener_for(destination.proto, ctx.listener)
-        if listener is None:
-            return -1
+        proto = destination.proto
+        listener = ctx.listener
+        if listener is None or listener.proto != proto:  # (listener_for's first test inline)
+            listener = self.listener_for(proto, listener)
+            if listener is None:
+                return -1
         seed = request.via1.branch or request.call_id
-        via = self.outgoing_via(listener, make_branch("fwd", seed, str(request.cseq)), ctx)
+        cseq = request.cseq  # (its text as str(cseq) gives it, without the __str__ frame)
+        via = self.outgoing_via(listener, make_branch("fwd", seed, f"{cseq.number} {cseq.method}"), ctx)
         # the request's bytes with our Via on top and the R-URI of the route; no copy of it is kept
-        data = request.to_bytes_with([Header("via", via, f"Via: {via}"), *request.headers], ctx.ruri)
-        if not self.send_to(destination, data, listener):
+        data = request.to_bytes_with([Header("via", via, f"Via: {via}"), *request.headers], ruri)
+        if not self._send(proto, destination.ip, destination.port, data, listener, None):
             return -6
         if script:
             self.stateless_forwarding = True
-        self.stats.inc("core:fwd_requests")
+        self.stats.counts["core:fwd_requests"] += 1
         return 1
 
     def send_raw(self, ctx: RouteContext, dest: str) -> int:
@@ -543,7 +559,10 @@ class Core:
             via = message.via1
         except ParseError:
             return False
-        return self.is_myself(via.host.strip("[]"), via.port)
+        # is_myself(host, port) inline: tm asks this for every reply
+        host = via.host.strip("[]").lower()
+        names = self._myself_hosts
+        return (host, None) in names or (host, via.port or DEFAULT_PORT) in names
 
     def database(self, url: str) -> Any:
         """The shared connection for a db_url (opened lazily by the backend on first use)."""

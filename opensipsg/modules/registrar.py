@@ -609,7 +609,10 @@ class RegistrarModule(Module):
         flags_text = (flags_text or "").lower()
         method_filtering = "m" in flags_text
         no_branches = "b" in flags_text
-        location = self._table(table)
+        usrloc = self.usrloc  # (the table read from usrloc.domains, as save() does: no _table frames)
+        location = usrloc.domains.get(table) if usrloc is not None else None
+        if location is None:
+            location = self._table(table)
         uri_text = None
         if aor_pv is not None:
             value = aor_pv.get(ctx)
@@ -629,7 +632,8 @@ class RegistrarModule(Module):
         result = -1
         chosen: list[Contact] = []
         for contact in record.contacts:
-            if not contact.is_valid(now):
+            expires = contact.expires
+            if expires and expires <= now:  # not is_valid(now), inlined
                 continue
             result = -2
             if method_filtering and not contact.allows(method):
@@ -640,7 +644,7 @@ class RegistrarModule(Module):
         try:
             first = chosen[0]
             ctx.new_uri = first.contact
-            dst = self._destination(first)
+            dst = self._destination(first) if first.path else first.received or None  # (its frame only for a Path)
             if first.path:
                 ctx.path = first.path
             if dst:

@@ -57,7 +57,7 @@ from ..errors import ParseError
 from ..registry import B, F, Module, Param, PVSpec, R, function, register_module
 from ..sip.message import Header
 from ..sip.nameaddr import parse_name_addr
-from ..sip.params import params_text
+from ..sip.params import find_param, params_text
 from ..sip.uri import URI, parse_uri
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ class RrModule(Module):
         text = "<sip:" + (f"{user}@" if user else "") + f"{host}:{port}"
         if transport and transport.lower() != "udp":
             text += f";transport={transport.lower()}"
-        text += self._lr()
+        text += ";lr=on" if self.enable_full_lr else ";lr"  # (_lr() without its frame)
         if tag:
             text += f";ftag={tag}"
         if params is not None:
@@ -268,7 +268,7 @@ class RrModule(Module):
             if state is None:
                 state = ctx.extra["rr"] = RRState()
             state.routed_params = params_text(first.params)
-            double = bool(self.enable_double_rr) and first.param("r2") is not None
+            double = bool(self.enable_double_rr) and find_param(first.params, "r2") is not None
             msg.remove_first_value("route")
             # our other entries on top: the second of a double RR pair, and
             # any further entries of ours (a request that spiralled through us);
@@ -283,10 +283,14 @@ class RrModule(Module):
                 double = False
                 msg.remove_first_value("route")
                 position += 1
-        if _is_strict(first):
+        # _is_strict and _maddr_uri's tests read here (five frames less per in-dialog request)
+        params = first.params
+        if find_param(params, "lr") is None:
             self._handle_strict_next_hop(ctx, first)
-        else:
+        elif find_param(params, "maddr"):
             ctx.dst_uri = _maddr_uri(first)
+        else:
+            ctx.dst_uri = first.raw or str(first)
         return RR_DRIVEN
 
     def _handle_strict_next_hop(self, ctx: Any, next_hop: URI) -> None:

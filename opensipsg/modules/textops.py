@@ -553,6 +553,10 @@ class TextopsModule(Module):
             methods = _method_set(methods)  # type: ignore[arg-type]
         return 1 if method.upper() in methods else -1
 
+    # what the script compiler writes in place of a script call (no frame per test; see
+    # _BlockWriter): the expression with the fixed-up set as {0}, and the code on ParseError
+    is_method.script_inline = ("1 if ctx.msg.method.upper() in {0} else -1", -1)  # type: ignore[attr-defined]
+
     # -- body ---------------------------------------------------------------
     @function("has_body", "str", optional=1, routes=ALL_MSG_ROUTES)
     def has_body(self, ctx: Any, mime: str | None = None) -> int:

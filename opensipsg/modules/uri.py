@@ -378,6 +378,12 @@ class UriModule(Module):
             return -1
         return 1 if tag else -1
 
+    # the same test written in place of a script call by the compiler (no frame; see
+    # _BlockWriter), with the code it gives on ParseError
+    has_totag.script_inline = (  # type: ignore[attr-defined]
+        '-1 if (value := ctx.msg.get("to")) is None or "tag" not in value.lower() '
+        'else 1 if ctx.msg.to.tag else -1', -1)
+
     @function("is_user", "str", routes=R | L)
     def is_user(self, ctx: Any, name: str) -> int:
         credentials = ctx.extra.get("authorized_credentials")

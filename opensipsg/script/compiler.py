@@ -921,8 +921,12 @@ class _Compiler:
         if op in ("==", "!=") and isinstance(right, ast.Const) and right.value is None:
             # x == NULL / x != NULL (compare_values' rule for a NULL operand)
             if op == "==":
-                return lambda ctx: lget(ctx) is None
-            return lambda ctx: lget(ctx) is not None
+                test = lambda ctx: lget(ctx) is None  # noqa: E731
+            else:
+                test = lambda ctx: lget(ctx) is not None  # noqa: E731
+            # the same test as source for a generated block's if (no lambda frame, see _BlockWriter)
+            test.inline = (f"{{0}}(ctx) is {'' if op == '==' else 'not '}None", (lget,))  # type: ignore[attr-defined]
+            return test
         ldual = isinstance(left, ast.PVExpr) and self.binder.pv_ref(left.pv).dual and not left.pv.transforms
         where = f" at {expr.pos}"
         if op in ("=~", "!~") and isinstance(right, ast.Const) and isinstance(right.value, str):
@@ -1217,6 +1221,17 @@ class _BlockWriter:
     def call_code(self, handler: Callable[..., int], values: tuple[Any, ...], stmt: ast.Call,
                   depth: int) -> None:
         pad = " " * depth
+        inline = getattr(handler, "script_inline", None)
+        if inline is not None:
+            # the module's expression for the call, written in place of it (no frame): it
+            # gives an int other than 0, or raises ParseError for its own code
+            expression, on_parse_error = inline
+            self.lines += [
+                f"{pad}try:", f"{pad} r = {expression.format(*map(self.name, values))}",
+                f"{pad}except ParseError:", f"{pad} r = {on_parse_error}",
+                f"{pad}ctx.retcode = r",
+            ]
+            return
         args = "".join(f", {self.name(v)}" for v in values)
         on_error = self.name(self.comp.parse_error_handler(stmt))
         self.lines += [
@@ -1243,7 +1258,10 @@ class _BlockWriter:
         # the branches compiled before the condition, as s_If does (the same error first)
         at = len(self.lines)
         self.branches(stmt, "", depth)
-        self.lines[at] += f"{'not ' if negated else ''}{self.name(self.comp.cond(expr))}(ctx):"
+        cond = self.comp.cond(expr)
+        inline = getattr(cond, "inline", None)  # (an expression the condition gives as source)
+        test = inline[0].format(*map(self.name, inline[1])) if inline else f"{self.name(cond)}(ctx)"
+        self.lines[at] += f"{'not ' if negated else ''}{test}:"
 
     def branches(self, stmt: ast.If, test: str, depth: int) -> None:
         pad = " " * depth

@@ -230,7 +230,10 @@ class RouteContext:
 
     def parsed_ruri(self) -> Any:
         """The R-URI parsed (cached while it does not change); raises ParseError."""
-        text = self.ruri
+        text = self.new_uri  # (the ruri property's read, without its frame)
+        if text is None:
+            request = self.request
+            text = request.ruri if request is not None else ""
         cached = self._ruri_cache
         if cached is not None and cached[0] == text:
             return cached[1]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from operator import attrgetter
 from typing import Any, Callable
 
 from ..errors import OpensipsgError, ScriptError
@@ -49,8 +50,8 @@ def _pv(name: str, *aliases: str, setter: Any = None, needs_param: bool = False,
 
 # letter -> (alias suffix, the part of a parsed URI)
 _URI_PARTS: dict[str, tuple[str, Callable[[Any], Value]]] = {
-    "U": ("user", lambda uri: uri.user),
-    "d": ("domain", lambda uri: uri.host),
+    "U": ("user", attrgetter("user")),  # (a C getter: no Python frame per $rU/$rd read)
+    "d": ("domain", attrgetter("host")),
     "p": ("port", lambda uri: uri.port or 5060),
     "P": ("transport", lambda uri: uri.transport or "udp"),
 }

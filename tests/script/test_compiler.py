@@ -1050,3 +1050,58 @@ route { route(1); rec("$rc"); }
 route[1] { route(1); }
 """)
     assert rec_texts(mod) == ["-1"] and ctx.depth == 0
+
+
+
+# --- functions written inline (script_inline) ---------------------------------------------------
+
+INLINE = """
+loadmodule "textops.so"
+loadmodule "uri.so"
+route {
+    if (is_method("INVITE|bye")) $var(m) = $retcode; else $var(m) = $retcode;
+    if (has_totag()) $var(t) = $retcode; else $var(t) = $retcode;
+    is_method("REGISTER");
+    $var(s) = $retcode;
+}
+onreply_route[1] {
+    if (is_method("INVITE")) $var(m) = $retcode; else $var(m) = $retcode;
+}
+"""
+
+_TO = "To: Bob <sip:bob@example.com>"
+
+
+@pytest.mark.parametrize("raw", [
+    INVITE, REGISTER, INVITE.replace(_TO, _TO + ";tag=9z"), INVITE.replace(_TO, _TO + ";xtag"),
+    INVITE.replace(_TO, "To: Bob <sip:bob@example.com;tag=1"),  # tag in a broken To
+])
+def test_inline_functions_give_the_module_functions_codes(raw):
+    script, core, mods = build(INLINE)
+    textops, uri = mods["textops"], mods["uri"]
+    assert textops.is_method.script_inline and uri.has_totag.script_inline  # (written inline)
+    script.run("request", "0", make_ctx(core, raw))
+    ctx = make_ctx(core, raw)
+    assert core.script_vars == {"m": textops.is_method(ctx, "INVITE|BYE"), "t": uri.has_totag(ctx),
+                                "s": textops.is_method(ctx, "REGISTER")}
+
+
+@pytest.mark.parametrize("raw", [REPLY_200, REPLY_200.replace("CSeq: 314159 INVITE", "CSeq: 2 BYE")])
+def test_inline_is_method_on_a_reply(raw):
+    script, core, mods = build(INLINE)
+    script.run("onreply", "1", make_ctx(core, raw, route_type=RouteType.ONREPLY))
+    assert core.script_vars == {"m": mods["textops"].is_method(make_ctx(core, raw), "INVITE")}
+    assert core.script_vars["m"] == (1 if "INVITE" in raw else -1)
+
+
+@pytest.mark.parametrize("ruri, expected", [("sip:bob@example.com", ["set", "not-null"]),
+                                            ("sip:example.com", ["null", "not-set"])])
+def test_null_tests_written_inline_in_a_block(ruri, expected):
+    raw = INVITE.replace("sip:bob@example.com SIP", f"{ruri} SIP")
+    _, ctx, mod, _ = run("""
+route {
+    if ($rU == NULL) rec("null"); else rec("set");
+    if (!($rU != NULL)) rec("not-set"); else rec("not-null");
+}
+""", raw)
+    assert rec_texts(mod) == expected
