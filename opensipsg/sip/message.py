@@ -193,7 +193,7 @@ _new_object = object.__new__
 # The common shape in one match: "SIP/2.0/UDP host[:port][;params]" (host as
 # _valid_host takes it); anything else, and every error, takes the long way.
 # The params are matched as parse_params' fast path takes them, so they split without a second match.
-_COMMON_VIA = re.compile(rf"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?"
+_COMMON_VIA = re.compile(rf"(SIP/2\.0/[A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?"
                          rf"(?:;({_SIMPLE_PARAM}(?:;{_SIMPLE_PARAM})*))?\Z")
 
 
@@ -204,15 +204,20 @@ def parse_via(text: str) -> Via:
     text = text.strip()
     common = _COMMON_VIA.match(text)
     if common is not None:
-        transport, host, port_text, params_text = common.groups()
+        protocol, host, port_text, params_text = common.groups()
         port = None if port_text is None else int(port_text)
         if port is None or port <= 65535:
             params: tuple[tuple[str, str | None], ...] = ()
             if params_text:
-                for item in params_text.split(";"):
-                    name, eq, value = item.partition("=")
-                    params += ((name, value if eq else None),)
-            return _new_via(Via, (f"SIP/2.0/{transport.upper()}", host, port, params, text))
+                if ";" not in params_text:  # (one parameter, the usual branch alone: no loop)
+                    name, eq, value = params_text.partition("=")
+                    params = ((name, value if eq else None),)
+                else:
+                    for item in params_text.split(";"):
+                        name, eq, value = item.partition("=")
+                        params += ((name, value if eq else None),)
+            # ("SIP/2.0/" is matched literally: upper() of the whole is the transport's)
+            return _new_via(Via, (protocol if protocol.isupper() else protocol.upper(), host, port, params, text))
     return _parse_via_full(text)
 
 
@@ -671,15 +676,16 @@ class SipMessage:
         position = self._first(name)[1]
         if position < 0:
             return self.to_bytes()
-        headers = self.headers
-        values = headers[position].values()
-        if len(values) <= 1:
-            changed = headers[:position] + headers[position + 1:]
+        changed = self.headers.copy()  # (one copy; the line is then dropped or replaced in place)
+        header = changed[position]
+        value = header.value
+        values = header.values() if "," in value else None  # (no comma: a single element)
+        if values is None or len(values) <= 1:
+            del changed[position]
         else:
-            header = headers[position]
             spelled = header.raw.partition(":")[0].strip()
             rest = ", ".join(values[1:])
-            changed = headers[:position] + [Header(header.name, rest, f"{spelled}: {rest}")] + headers[position + 1:]
+            changed[position] = Header(header.name, rest, f"{spelled}: {rest}")
         return self.head_text(changed).encode(ENCODING, ERRORS) + self.body
 
     def __bytes__(self) -> bytes:
@@ -937,11 +943,19 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     return response
 
 
-def _check_request(request: Request) -> None:
-    present = request._index or request._build_index()
-    for name in REQUIRED_REQUEST_HEADERS:
+_REQUIRED_SET = frozenset(REQUIRED_REQUEST_HEADERS)  # (a reply needs the same ones)
+
+
+def _raise_missing(present: dict[str, int], names: tuple[str, ...]) -> None:
+    for name in names:
         if name not in present:
             raise ParseError(f"Missing {canonical_name(name)}")
+
+
+def _check_request(request: Request) -> None:
+    present = request._index or request._build_index()
+    if not present.keys() >= _REQUIRED_SET:  # (one set test; the loop names the first one missing)
+        _raise_missing(present, REQUIRED_REQUEST_HEADERS)
     headers = request.headers
     if not headers[present["call-id"]].value:  # (values are stripped)
         raise ParseError("empty Call-ID")
@@ -951,7 +965,11 @@ def _check_request(request: Request) -> None:
     if method != request.method and method.upper() != request.method.upper():
         raise ParseError("CSeq method does not match the request method")
     # the top Via: ParseError when broken (the others: when read)
-    _cache_top_via(request, headers[present["via"]].value)
+    top = headers[present["via"]].value
+    if top and "," not in top and '"' not in top and "<" not in top:  # (one element: _cache_top_via's fast path inline)
+        request._cache["via"] = parse_via(top)
+    else:
+        _cache_top_via(request, top)
     # From and To are parsed when first used (lazy): a broken one surfaces as a
     # ParseError there, which the script turns into a failed function / error_route
     position = present.get("max-forwards")
@@ -963,9 +981,12 @@ def _check_request(request: Request) -> None:
 
 def _check_response(response: Response) -> None:
     present = response._index or response._build_index()
-    for name in ("via", "call-id", "cseq", "from", "to"):
-        if name not in present:
-            raise ParseError(f"Missing {canonical_name(name)}")
+    if not present.keys() >= _REQUIRED_SET:
+        _raise_missing(present, ("via", "call-id", "cseq", "from", "to"))
     headers = response.headers
-    _cache_top_via(response, headers[present["via"]].value, _parse_reply_via)
+    top = headers[present["via"]].value
+    if top and "," not in top and '"' not in top and "<" not in top:  # (as in _check_request)
+        response._cache["via"] = _parse_reply_via(top)
+    else:
+        _cache_top_via(response, top, _parse_reply_via)
     response._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)

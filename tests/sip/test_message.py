@@ -411,3 +411,43 @@ def test_parser_builds_messages_and_headers_as_their_constructors_do() -> None:
     made = Response(180, "Ringing", response.headers, response.body)
     made._index, made._cache = response._index, response._cache
     assert _slot_values(response) == _slot_values(made)
+
+
+def _reference_head_text(msg) -> str:
+    """head_text as a plain loop over the headers (the specification of the fast one)."""
+    lines, length, seen = [msg.first_line()], len(msg.body), False
+    for header in msg.headers:
+        if header.name == "content-length":
+            if seen:
+                continue
+            seen = True
+            if header.value != str(length):
+                lines.append(f"{header.raw.partition(':')[0].strip()}: {length}")
+                continue
+        lines.append(header.raw)
+    if not seen:
+        lines.append(f"Content-Length: {length}")
+    return "\r\n".join(lines + ["", ""])
+
+
+@pytest.mark.parametrize("places", [(), (0,), (2,), (-1,), (0, -1), (1, 3), (0, 2, -1)])
+@pytest.mark.parametrize("body", [b"", b"v=0\r\n"])
+def test_head_text_matches_a_plain_loop(places, body):
+    msg = parse(load("invite.sip"))
+    msg.remove_headers("content-length")
+    for n, place in enumerate(places):
+        msg.insert_header(len(msg.headers) if place == -1 else place, "l" if n == 1 else "Content-Length", str(5 + n))
+    msg.body = body
+    assert msg.head_text() == _reference_head_text(msg)
+    assert msg.to_bytes() == _reference_head_text(msg).encode() + body
+
+
+@pytest.mark.parametrize("name", ["Via", "From", "To", "Call-ID", "CSeq"])
+@pytest.mark.parametrize("start", [b"INVITE sip:b@b SIP/2.0", b"SIP/2.0 200 OK"])
+def test_a_missing_required_header_is_named(name, start):
+    lines = [b"Via: SIP/2.0/UDP h;branch=z9hG4bKx", b"From: <sip:a@a>;tag=1", b"To: <sip:b@b>",
+             b"Call-ID: x", b"CSeq: 1 INVITE", b"Content-Length: 0"]
+    kept = [line for line in lines if not line.startswith(name.encode() + b":")]
+    with pytest.raises(ParseError, match=f"Missing {name}"):
+        parse(b"\r\n".join([start, *kept, b"", b""]))
+    assert parse(b"\r\n".join([start, *lines, b"", b""])).via1.branch == "z9hG4bKx"
