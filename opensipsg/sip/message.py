@@ -419,7 +419,13 @@ class SipMessage:
         for position in range(first, len(headers)):
             header = headers[position]
             if header.name == key:
-                out.extend(split_header_values(header.value))
+                value = header.value
+                if "," in value:
+                    out.extend(split_header_values(value))
+                else:  # (one element, the usual line: split_header_values' own first case, without its frame)
+                    value = value.strip()
+                    if value:
+                        out.append(value)
         return out
 
     def has(self, name: str) -> bool:
@@ -518,7 +524,13 @@ class SipMessage:
         key, position = self._first(name)
         if position < 0:
             return None
-        values = self.headers[position].values()
+        header = self.headers[position]
+        value = header.value
+        if "," in value or key not in MULTI_VALUE_HEADERS:
+            values = header.values()
+        else:  # (one element: what values() gives, without its two frames)
+            value = value.strip()
+            values = [value] if value else []
         if len(values) <= 1:
             del self.headers[position]
             self._index = None

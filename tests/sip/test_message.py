@@ -451,3 +451,14 @@ def test_a_missing_required_header_is_named(name, start):
     with pytest.raises(ParseError, match=f"Missing {name}"):
         parse(b"\r\n".join([start, *kept, b"", b""]))
     assert parse(b"\r\n".join([start, *lines, b"", b""])).via1.branch == "z9hG4bKx"
+
+
+@pytest.mark.parametrize("name, value", [("Route", " <sip:a;lr> "), ("Route", "<sip:a;lr>, <sip:b;lr>"), ("Route", " "),
+                                         ("Subject", " hi "), ("Subject", "a, b"), ("Contact", "")])
+def test_remove_first_value_and_get_values_as_values_split_them(name, value):
+    msg = parse(load("invite.sip"))
+    msg.add_header(name, value)
+    expected = [v for h in msg.headers if h.name == name.lower() for v in h.values()]
+    assert msg.get_values(name) == expected
+    values = msg.headers[msg._first(name.lower())[1]].values()
+    assert msg.remove_first_value(name) == (values[0] if values else None)
