@@ -255,7 +255,7 @@ def _cache_top_via(message: "SipMessage", top: str | None, parse_top: Callable[[
     if top:
         element = top.partition(",")[0] if '"' not in top and "<" not in top else ""  # (else: the long way)
         if element and not element.isspace():
-            via = message._cache["via"] = parse_top(element)
+            via = message._cache["via"] = message._via1 = parse_top(element)
             return via
     vias = message.vias
     if not vias:
@@ -358,7 +358,9 @@ class SipMessage:
     views), and either drops it: the index is rebuilt on the next lookup.
     """
 
-    __slots__ = ("headers", "body", "_cache", "_index")
+    # (_via1: the top Via once known, None until then; via1 reads it without a dict lookup,
+    # and every method that forgets the "via" view sets it back to None)
+    __slots__ = ("headers", "body", "_cache", "_index", "_via1")
 
     is_request = False
 
@@ -367,6 +369,7 @@ class SipMessage:
         self.body = body
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
+        self._via1: Via | None = None
 
     # -- header access ------------------------------------------------------
     def _build_index(self) -> dict[str, int]:
@@ -447,8 +450,11 @@ class SipMessage:
         (all of them when None) and the index (positions may have moved)."""
         if name is None:
             self._cache.clear()
+            self._via1 = None
         else:
             self._cache.pop(name, None)
+            if name == "via":
+                self._via1 = None
         self._index = None
 
     def _append(self, header: Header, first: bool) -> None:
@@ -462,6 +468,8 @@ class SipMessage:
             if index is not None and header.name not in index:
                 index[header.name] = len(headers) - 1
         self._cache.pop(header.name, None)
+        if header.name == "via":
+            self._via1 = None
 
     def add_header(self, name: str, value: str, first: bool = False) -> None:
         """Append (or with first=True, prepend) a header line."""
@@ -472,6 +480,8 @@ class SipMessage:
         self.headers.insert(index, header)
         self._index = None
         self._cache.pop(header.name, None)
+        if header.name == "via":
+            self._via1 = None
 
     def add_raw_header(self, line: str, first: bool = False) -> None:
         """Add a header from its full text 'Name: value' (as script functions give it)."""
@@ -486,6 +496,8 @@ class SipMessage:
         self.headers = [h for h in self.headers if h.name != key]
         self._index = None
         self._cache.pop(key, None)
+        if key == "via":
+            self._via1 = None
         return before - len(self.headers)
 
     def remove_header(self, header: Header) -> bool:
@@ -507,6 +519,8 @@ class SipMessage:
         spelled = header.raw.partition(":")[0].strip()
         self.headers[position] = Header(key, value, f"{spelled}: {value}")
         self._cache.pop(key, None)
+        if key == "via":
+            self._via1 = None
 
     def replace_header_at(self, index: int, value: str) -> None:
         # same name at the same place: the index stays right
@@ -514,6 +528,8 @@ class SipMessage:
         spelled = header.raw.partition(":")[0].strip()
         self.headers[index] = Header(header.name, value, f"{spelled}: {value}")
         self._cache.pop(header.name, None)
+        if header.name == "via":
+            self._via1 = None
 
     def remove_first_value(self, name: str) -> str | None:
         """Remove the first comma-separated element of a header (e.g. top Via or Route).
@@ -537,6 +553,8 @@ class SipMessage:
         else:
             self.replace_header_at(position, ", ".join(values[1:]))
         self._cache.pop(key, None)
+        if key == "via":
+            self._via1 = None
         return values[0] if values else None
 
     def update_via1(self, changes: dict[str, str | None]) -> None:
@@ -560,14 +578,19 @@ class SipMessage:
 
     @property
     def via1(self) -> Via:
-        cache = self._cache
-        found = cache.get("via")
+        via = self._via1
+        if via is not None:
+            return via
+        found = self._cache.get("via")
         if found is not None:
             if found.__class__ is not list:
-                return found  # type: ignore[return-value]
-            if found:
-                return found[0]  # type: ignore[index]
-            raise ParseError("missing Via")
+                via = found  # type: ignore[assignment]
+            elif found:
+                via = found[0]  # type: ignore[index]
+            else:
+                raise ParseError("missing Via")
+            self._via1 = via
+            return via
         return _cache_top_via(self, self.get("via"))
 
     @property
@@ -722,6 +745,7 @@ class Request(SipMessage):
         self.body = body
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
+        self._via1: Via | None = None
         self.method = method
         self.ruri = ruri
         self.version = version
@@ -755,6 +779,7 @@ class Response(SipMessage):
         self.body = body
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
+        self._via1: Via | None = None
         self.status = status
         self.reason = reason
         self.version = version
@@ -930,6 +955,7 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
     request.body = b""
     request._cache = {}
     request._index = None
+    request._via1 = None
     request.method = method
     request.ruri = ruri
     request.version = version
@@ -949,6 +975,7 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     response.body = b""
     response._cache = {}
     response._index = None
+    response._via1 = None
     response.status = int(code)
     response.reason = reason.strip()
     response.version = version
@@ -979,7 +1006,7 @@ def _check_request(request: Request) -> None:
     # the top Via: ParseError when broken (the others: when read)
     top = headers[present["via"]].value
     if top and "," not in top and '"' not in top and "<" not in top:  # (one element: _cache_top_via's fast path inline)
-        request._cache["via"] = parse_via(top)
+        request._cache["via"] = request._via1 = parse_via(top)
     else:
         _cache_top_via(request, top)
     # From and To are parsed when first used (lazy): a broken one surfaces as a
@@ -998,7 +1025,7 @@ def _check_response(response: Response) -> None:
     headers = response.headers
     top = headers[present["via"]].value
     if top and "," not in top and '"' not in top and "<" not in top:  # (as in _check_request)
-        response._cache["via"] = _parse_reply_via(top)
+        response._cache["via"] = response._via1 = _parse_reply_via(top)
     else:
         _cache_top_via(response, top, _parse_reply_via)
     response._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)

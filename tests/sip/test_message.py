@@ -402,14 +402,14 @@ def test_parser_builds_messages_and_headers_as_their_constructors_do() -> None:
                     b"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
                     b"Content-Length: 0\r\n\r\n")
     made = Request("INVITE", "sip:b@x", request.headers, request.body)
-    made._index, made._cache = request._index, request._cache
+    made._index, made._cache, made._via1 = request._index, request._cache, request._via1  # (the views parsed)
     assert _slot_values(request) == _slot_values(made)
     header = request.headers[0]
     assert _slot_values(header) == _slot_values(Header(header.name, header.value, header.raw))
     response = parse(b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
                      b"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n")
     made = Response(180, "Ringing", response.headers, response.body)
-    made._index, made._cache = response._index, response._cache
+    made._index, made._cache, made._via1 = response._index, response._cache, response._via1
     assert _slot_values(response) == _slot_values(made)
 
 
@@ -462,3 +462,31 @@ def test_remove_first_value_and_get_values_as_values_split_them(name, value):
     assert msg.get_values(name) == expected
     values = msg.headers[msg._first(name.lower())[1]].values()
     assert msg.remove_first_value(name) == (values[0] if values else None)
+
+
+_TWO_VIAS = (b"INVITE sip:b@b SIP/2.0\r\nVia: SIP/2.0/UDP top;branch=z9hG4bKtop\r\n"
+             b"Via: SIP/2.0/UDP low;branch=z9hG4bKlow\r\nFrom: <sip:a@a>;tag=1\r\nTo: <sip:b@b>\r\n"
+             b"Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize("change, top", [
+    (lambda m: m.remove_first_value("via"), "low"),
+    (lambda m: m.add_header("Via", "SIP/2.0/UDP new;branch=z9hG4bKn", first=True), "new"),
+    (lambda m: m.add_raw_header("v: SIP/2.0/UDP new;branch=z9hG4bKn", first=True), "new"),
+    (lambda m: m.insert_header(0, "Via", "SIP/2.0/UDP new;branch=z9hG4bKn"), "new"),
+    (lambda m: m.set_header("via", "SIP/2.0/UDP new;branch=z9hG4bKn"), "new"),
+    (lambda m: m.replace_header_at(m._first("via")[1], "SIP/2.0/UDP new;branch=z9hG4bKn"), "new"),
+    (lambda m: m.update_via1({"received": "1.2.3.4"}), "top"),
+    (lambda m: (m.headers.pop(m._first("via")[1]), m._changed("via")), "low"),
+    (lambda m: (m.headers.pop(m._first("via")[1]), m._changed()), "low"),
+    (lambda m: m.remove_header(m.headers[m._first("via")[1]]), "low"),
+    (lambda m: (m.remove_headers("via"), m.add_header("Via", "SIP/2.0/UDP new;branch=z9hG4bKn")), "new"),
+])
+def test_the_top_via_read_follows_every_change_of_the_via_headers(change, top):
+    msg = parse(_TWO_VIAS)
+    assert msg.via1.host == "top"  # cached at parse time
+    change(msg)
+    assert msg.via1.host == top and msg.via1 == msg.vias[0]
+    assert msg.copy().via1 == msg.via1
+    if top == "top":
+        assert msg.via1.received == "1.2.3.4"
