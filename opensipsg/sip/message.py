@@ -412,9 +412,16 @@ class SipMessage:
 
     def get_values(self, name: str) -> list[str]:
         """Every comma-separated element of every header of that name, in order."""
-        key, first = self._first(name)
-        if first < 0:
-            return []
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        key = name
+        first = index.get(name)
+        if first is None:  # (_first inline: one frame less per call)
+            key = normalize_name(name)
+            first = index.get(key)
+            if first is None:
+                return []
         headers = self.headers
         if key not in MULTI_VALUE_HEADERS:
             return [h.value for h in headers[first:] if h.name == key]
@@ -708,9 +715,12 @@ class SipMessage:
     def to_bytes_without_first_value(self, name: str) -> bytes:
         """The bytes of a copy without the first element of header ``name`` (a relayed
         reply without our Via), leaving this message as it is."""
-        position = self._first(name)[1]
-        if position < 0:
-            return self.to_bytes()
+        index = self._index
+        position = (self._build_index() if index is None else index).get(name)  # (as in get_values)
+        if position is None:
+            position = self._first(name)[1]
+            if position < 0:
+                return self.to_bytes()
         changed = self.headers.copy()  # (one copy; the line is then dropped or replaced in place)
         header = changed[position]
         value = header.value
