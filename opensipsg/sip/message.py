@@ -193,7 +193,7 @@ _new_object = object.__new__
 # The common shape in one match: "SIP/2.0/UDP host[:port][;params]" (host as
 # _valid_host takes it); anything else, and every error, takes the long way.
 # The params are matched as parse_params' fast path takes them, so they split without a second match.
-_COMMON_VIA = re.compile(rf"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?"
+_COMMON_VIA = re.compile(rf"(SIP/2\.0/[A-Za-z]+) ([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?"
                          rf"(?:;({_SIMPLE_PARAM}(?:;{_SIMPLE_PARAM})*))?\Z")
 
 
@@ -204,15 +204,20 @@ def parse_via(text: str) -> Via:
     text = text.strip()
     common = _COMMON_VIA.match(text)
     if common is not None:
-        transport, host, port_text, params_text = common.groups()
+        protocol, host, port_text, params_text = common.groups()
         port = None if port_text is None else int(port_text)
         if port is None or port <= 65535:
             params: tuple[tuple[str, str | None], ...] = ()
             if params_text:
-                for item in params_text.split(";"):
-                    name, eq, value = item.partition("=")
-                    params += ((name, value if eq else None),)
-            return _new_via(Via, (f"SIP/2.0/{transport.upper()}", host, port, params, text))
+                if ";" not in params_text:  # (one parameter, the usual branch alone: no loop)
+                    name, eq, value = params_text.partition("=")
+                    params = ((name, value if eq else None),)
+                else:
+                    for item in params_text.split(";"):
+                        name, eq, value = item.partition("=")
+                        params += ((name, value if eq else None),)
+            # ("SIP/2.0/" is matched literally: upper() of the whole is the transport's)
+            return _new_via(Via, (protocol if protocol.isupper() else protocol.upper(), host, port, params, text))
     return _parse_via_full(text)
 
 
@@ -250,7 +255,7 @@ def _cache_top_via(message: "SipMessage", top: str | None, parse_top: Callable[[
     if top:
         element = top.partition(",")[0] if '"' not in top and "<" not in top else ""  # (else: the long way)
         if element and not element.isspace():
-            via = message._cache["via"] = parse_top(element)
+            via = message._cache["via"] = message._via1 = parse_top(element)
             return via
     vias = message.vias
     if not vias:
@@ -353,7 +358,9 @@ class SipMessage:
     views), and either drops it: the index is rebuilt on the next lookup.
     """
 
-    __slots__ = ("headers", "body", "_cache", "_index")
+    # (_via1: the top Via once known, None until then; via1 reads it without a dict lookup,
+    # and every method that forgets the "via" view sets it back to None)
+    __slots__ = ("headers", "body", "_cache", "_index", "_via1")
 
     is_request = False
 
@@ -362,6 +369,7 @@ class SipMessage:
         self.body = body
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
+        self._via1: Via | None = None
 
     # -- header access ------------------------------------------------------
     def _build_index(self) -> dict[str, int]:
@@ -404,9 +412,16 @@ class SipMessage:
 
     def get_values(self, name: str) -> list[str]:
         """Every comma-separated element of every header of that name, in order."""
-        key, first = self._first(name)
-        if first < 0:
-            return []
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        key = name
+        first = index.get(name)
+        if first is None:  # (_first inline: one frame less per call)
+            key = normalize_name(name)
+            first = index.get(key)
+            if first is None:
+                return []
         headers = self.headers
         if key not in MULTI_VALUE_HEADERS:
             return [h.value for h in headers[first:] if h.name == key]
@@ -414,7 +429,13 @@ class SipMessage:
         for position in range(first, len(headers)):
             header = headers[position]
             if header.name == key:
-                out.extend(split_header_values(header.value))
+                value = header.value
+                if "," in value:
+                    out.extend(split_header_values(value))
+                else:  # (one element, the usual line: split_header_values' own first case, without its frame)
+                    value = value.strip()
+                    if value:
+                        out.append(value)
         return out
 
     def has(self, name: str) -> bool:
@@ -436,8 +457,11 @@ class SipMessage:
         (all of them when None) and the index (positions may have moved)."""
         if name is None:
             self._cache.clear()
+            self._via1 = None
         else:
             self._cache.pop(name, None)
+            if name == "via":
+                self._via1 = None
         self._index = None
 
     def _append(self, header: Header, first: bool) -> None:
@@ -451,6 +475,8 @@ class SipMessage:
             if index is not None and header.name not in index:
                 index[header.name] = len(headers) - 1
         self._cache.pop(header.name, None)
+        if header.name == "via":
+            self._via1 = None
 
     def add_header(self, name: str, value: str, first: bool = False) -> None:
         """Append (or with first=True, prepend) a header line."""
@@ -461,6 +487,8 @@ class SipMessage:
         self.headers.insert(index, header)
         self._index = None
         self._cache.pop(header.name, None)
+        if header.name == "via":
+            self._via1 = None
 
     def add_raw_header(self, line: str, first: bool = False) -> None:
         """Add a header from its full text 'Name: value' (as script functions give it)."""
@@ -475,6 +503,8 @@ class SipMessage:
         self.headers = [h for h in self.headers if h.name != key]
         self._index = None
         self._cache.pop(key, None)
+        if key == "via":
+            self._via1 = None
         return before - len(self.headers)
 
     def remove_header(self, header: Header) -> bool:
@@ -496,6 +526,8 @@ class SipMessage:
         spelled = header.raw.partition(":")[0].strip()
         self.headers[position] = Header(key, value, f"{spelled}: {value}")
         self._cache.pop(key, None)
+        if key == "via":
+            self._via1 = None
 
     def replace_header_at(self, index: int, value: str) -> None:
         # same name at the same place: the index stays right
@@ -503,6 +535,8 @@ class SipMessage:
         spelled = header.raw.partition(":")[0].strip()
         self.headers[index] = Header(header.name, value, f"{spelled}: {value}")
         self._cache.pop(header.name, None)
+        if header.name == "via":
+            self._via1 = None
 
     def remove_first_value(self, name: str) -> str | None:
         """Remove the first comma-separated element of a header (e.g. top Via or Route).
@@ -513,13 +547,21 @@ class SipMessage:
         key, position = self._first(name)
         if position < 0:
             return None
-        values = self.headers[position].values()
+        header = self.headers[position]
+        value = header.value
+        if "," in value or key not in MULTI_VALUE_HEADERS:
+            values = header.values()
+        else:  # (one element: what values() gives, without its two frames)
+            value = value.strip()
+            values = [value] if value else []
         if len(values) <= 1:
             del self.headers[position]
             self._index = None
         else:
             self.replace_header_at(position, ", ".join(values[1:]))
         self._cache.pop(key, None)
+        if key == "via":
+            self._via1 = None
         return values[0] if values else None
 
     def update_via1(self, changes: dict[str, str | None]) -> None:
@@ -543,14 +585,19 @@ class SipMessage:
 
     @property
     def via1(self) -> Via:
-        cache = self._cache
-        found = cache.get("via")
+        via = self._via1
+        if via is not None:
+            return via
+        found = self._cache.get("via")
         if found is not None:
             if found.__class__ is not list:
-                return found  # type: ignore[return-value]
-            if found:
-                return found[0]  # type: ignore[index]
-            raise ParseError("missing Via")
+                via = found  # type: ignore[assignment]
+            elif found:
+                via = found[0]  # type: ignore[index]
+            else:
+                raise ParseError("missing Via")
+            self._via1 = via
+            return via
         return _cache_top_via(self, self.get("via"))
 
     @property
@@ -668,18 +715,22 @@ class SipMessage:
     def to_bytes_without_first_value(self, name: str) -> bytes:
         """The bytes of a copy without the first element of header ``name`` (a relayed
         reply without our Via), leaving this message as it is."""
-        position = self._first(name)[1]
-        if position < 0:
-            return self.to_bytes()
-        headers = self.headers
-        values = headers[position].values()
-        if len(values) <= 1:
-            changed = headers[:position] + headers[position + 1:]
+        index = self._index
+        position = (self._build_index() if index is None else index).get(name)  # (as in get_values)
+        if position is None:
+            position = self._first(name)[1]
+            if position < 0:
+                return self.to_bytes()
+        changed = self.headers.copy()  # (one copy; the line is then dropped or replaced in place)
+        header = changed[position]
+        value = header.value
+        values = header.values() if "," in value else None  # (no comma: a single element)
+        if values is None or len(values) <= 1:
+            del changed[position]
         else:
-            header = headers[position]
             spelled = header.raw.partition(":")[0].strip()
             rest = ", ".join(values[1:])
-            changed = headers[:position] + [Header(header.name, rest, f"{spelled}: {rest}")] + headers[position + 1:]
+            changed[position] = Header(header.name, rest, f"{spelled}: {rest}")
         return self.head_text(changed).encode(ENCODING, ERRORS) + self.body
 
     def __bytes__(self) -> bytes:
@@ -704,6 +755,7 @@ class Request(SipMessage):
         self.body = body
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
+        self._via1: Via | None = None
         self.method = method
         self.ruri = ruri
         self.version = version
@@ -737,6 +789,7 @@ class Response(SipMessage):
         self.body = body
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
+        self._via1: Via | None = None
         self.status = status
         self.reason = reason
         self.version = version
@@ -912,6 +965,7 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
     request.body = b""
     request._cache = {}
     request._index = None
+    request._via1 = None
     request.method = method
     request.ruri = ruri
     request.version = version
@@ -931,17 +985,26 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     response.body = b""
     response._cache = {}
     response._index = None
+    response._via1 = None
     response.status = int(code)
     response.reason = reason.strip()
     response.version = version
     return response
 
 
-def _check_request(request: Request) -> None:
-    present = request._index or request._build_index()
-    for name in REQUIRED_REQUEST_HEADERS:
+_REQUIRED_SET = frozenset(REQUIRED_REQUEST_HEADERS)  # (a reply needs the same ones)
+
+
+def _raise_missing(present: dict[str, int], names: tuple[str, ...]) -> None:
+    for name in names:
         if name not in present:
             raise ParseError(f"Missing {canonical_name(name)}")
+
+
+def _check_request(request: Request) -> None:
+    present = request._index or request._build_index()
+    if not present.keys() >= _REQUIRED_SET:  # (one set test; the loop names the first one missing)
+        _raise_missing(present, REQUIRED_REQUEST_HEADERS)
     headers = request.headers
     if not headers[present["call-id"]].value:  # (values are stripped)
         raise ParseError("empty Call-ID")
@@ -951,7 +1014,11 @@ def _check_request(request: Request) -> None:
     if method != request.method and method.upper() != request.method.upper():
         raise ParseError("CSeq method does not match the request method")
     # the top Via: ParseError when broken (the others: when read)
-    _cache_top_via(request, headers[present["via"]].value)
+    top = headers[present["via"]].value
+    if top and "," not in top and '"' not in top and "<" not in top:  # (one element: _cache_top_via's fast path inline)
+        request._cache["via"] = request._via1 = parse_via(top)
+    else:
+        _cache_top_via(request, top)
     # From and To are parsed when first used (lazy): a broken one surfaces as a
     # ParseError there, which the script turns into a failed function / error_route
     position = present.get("max-forwards")
@@ -963,9 +1030,12 @@ def _check_request(request: Request) -> None:
 
 def _check_response(response: Response) -> None:
     present = response._index or response._build_index()
-    for name in ("via", "call-id", "cseq", "from", "to"):
-        if name not in present:
-            raise ParseError(f"Missing {canonical_name(name)}")
+    if not present.keys() >= _REQUIRED_SET:
+        _raise_missing(present, ("via", "call-id", "cseq", "from", "to"))
     headers = response.headers
-    _cache_top_via(response, headers[present["via"]].value, _parse_reply_via)
+    top = headers[present["via"]].value
+    if top and "," not in top and '"' not in top and "<" not in top:  # (as in _check_request)
+        response._cache["via"] = response._via1 = _parse_reply_via(top)
+    else:
+        _cache_top_via(response, top, _parse_reply_via)
     response._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)

@@ -243,7 +243,14 @@ def parse_uri(text: str) -> URI:
         if _IPV4.match(host) is not None or _hostname_ok(host):
             port = None if port_text is None else int(port_text)
             if port is None or port <= 65535:
-                return URI(scheme, user, None, host, port, _parse_uri_params(tail[1:], text) if tail else (), (), text)
+                params: Params = ()
+                if tail:
+                    name, eq, value = tail[1:].partition("=")
+                    if name and ";" not in tail[1:]:  # (one parameter, e.g. ;transport=udp: no _parse_uri_params frame)
+                        params = ((name, value if eq else None),)
+                    else:
+                        params = _parse_uri_params(tail[1:], text)
+                return URI(scheme, user, None, host, port, params, (), text)
     return _parse_uri_full(text)  # every other shape, and the errors
 
 

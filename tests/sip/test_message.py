@@ -402,12 +402,91 @@ def test_parser_builds_messages_and_headers_as_their_constructors_do() -> None:
                     b"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
                     b"Content-Length: 0\r\n\r\n")
     made = Request("INVITE", "sip:b@x", request.headers, request.body)
-    made._index, made._cache = request._index, request._cache
+    made._index, made._cache, made._via1 = request._index, request._cache, request._via1  # (the views parsed)
     assert _slot_values(request) == _slot_values(made)
     header = request.headers[0]
     assert _slot_values(header) == _slot_values(Header(header.name, header.value, header.raw))
     response = parse(b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
                      b"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n")
     made = Response(180, "Ringing", response.headers, response.body)
-    made._index, made._cache = response._index, response._cache
+    made._index, made._cache, made._via1 = response._index, response._cache, response._via1
     assert _slot_values(response) == _slot_values(made)
+
+
+def _reference_head_text(msg) -> str:
+    """head_text as a plain loop over the headers (the specification of the fast one)."""
+    lines, length, seen = [msg.first_line()], len(msg.body), False
+    for header in msg.headers:
+        if header.name == "content-length":
+            if seen:
+                continue
+            seen = True
+            if header.value != str(length):
+                lines.append(f"{header.raw.partition(':')[0].strip()}: {length}")
+                continue
+        lines.append(header.raw)
+    if not seen:
+        lines.append(f"Content-Length: {length}")
+    return "\r\n".join(lines + ["", ""])
+
+
+@pytest.mark.parametrize("places", [(), (0,), (2,), (-1,), (0, -1), (1, 3), (0, 2, -1)])
+@pytest.mark.parametrize("body", [b"", b"v=0\r\n"])
+def test_head_text_matches_a_plain_loop(places, body):
+    msg = parse(load("invite.sip"))
+    msg.remove_headers("content-length")
+    for n, place in enumerate(places):
+        msg.insert_header(len(msg.headers) if place == -1 else place, "l" if n == 1 else "Content-Length", str(5 + n))
+    msg.body = body
+    assert msg.head_text() == _reference_head_text(msg)
+    assert msg.to_bytes() == _reference_head_text(msg).encode() + body
+
+
+@pytest.mark.parametrize("name", ["Via", "From", "To", "Call-ID", "CSeq"])
+@pytest.mark.parametrize("start", [b"INVITE sip:b@b SIP/2.0", b"SIP/2.0 200 OK"])
+def test_a_missing_required_header_is_named(name, start):
+    lines = [b"Via: SIP/2.0/UDP h;branch=z9hG4bKx", b"From: <sip:a@a>;tag=1", b"To: <sip:b@b>",
+             b"Call-ID: x", b"CSeq: 1 INVITE", b"Content-Length: 0"]
+    kept = [line for line in lines if not line.startswith(name.encode() + b":")]
+    with pytest.raises(ParseError, match=f"Missing {name}"):
+        parse(b"\r\n".join([start, *kept, b"", b""]))
+    assert parse(b"\r\n".join([start, *lines, b"", b""])).via1.branch == "z9hG4bKx"
+
+
+@pytest.mark.parametrize("name, value", [("Route", " <sip:a;lr> "), ("Route", "<sip:a;lr>, <sip:b;lr>"), ("Route", " "),
+                                         ("Subject", " hi "), ("Subject", "a, b"), ("Contact", "")])
+def test_remove_first_value_and_get_values_as_values_split_them(name, value):
+    msg = parse(load("invite.sip"))
+    msg.add_header(name, value)
+    expected = [v for h in msg.headers if h.name == name.lower() for v in h.values()]
+    assert msg.get_values(name) == expected
+    values = msg.headers[msg._first(name.lower())[1]].values()
+    assert msg.remove_first_value(name) == (values[0] if values else None)
+
+
+_TWO_VIAS = (b"INVITE sip:b@b SIP/2.0\r\nVia: SIP/2.0/UDP top;branch=z9hG4bKtop\r\n"
+             b"Via: SIP/2.0/UDP low;branch=z9hG4bKlow\r\nFrom: <sip:a@a>;tag=1\r\nTo: <sip:b@b>\r\n"
+             b"Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize("change, top", [
+    (lambda m: m.remove_first_value("via"), "low"),
+    (lambda m: m.add_header("Via", "SIP/2.0/UDP new;branch=z9hG4bKn", first=True), "new"),
+    (lambda m: m.add_raw_header("v: SIP/2.0/UDP new;branch=z9hG4bKn", first=True), "new"),
+    (lambda m: m.insert_header(0, "Via", "SIP/2.0/UDP new;branch=z9hG4bKn"), "new"),
+    (lambda m: m.set_header("via", "SIP/2.0/UDP new;branch=z9hG4bKn"), "new"),
+    (lambda m: m.replace_header_at(m._first("via")[1], "SIP/2.0/UDP new;branch=z9hG4bKn"), "new"),
+    (lambda m: m.update_via1({"received": "1.2.3.4"}), "top"),
+    (lambda m: (m.headers.pop(m._first("via")[1]), m._changed("via")), "low"),
+    (lambda m: (m.headers.pop(m._first("via")[1]), m._changed()), "low"),
+    (lambda m: m.remove_header(m.headers[m._first("via")[1]]), "low"),
+    (lambda m: (m.remove_headers("via"), m.add_header("Via", "SIP/2.0/UDP new;branch=z9hG4bKn")), "new"),
+])
+def test_the_top_via_read_follows_every_change_of_the_via_headers(change, top):
+    msg = parse(_TWO_VIAS)
+    assert msg.via1.host == "top"  # cached at parse time
+    change(msg)
+    assert msg.via1.host == top and msg.via1 == msg.vias[0]
+    assert msg.copy().via1 == msg.via1
+    if top == "top":
+        assert msg.via1.received == "1.2.3.4"
