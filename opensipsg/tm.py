@@ -528,7 +528,10 @@ class TransactionLayer:
             if kind is Send:
                 self.core.send_to(tx.reply_dest, action.data, tx.listener, tx.conn)
             elif kind is Arm:
-                tx.timers.arm("S" + action.timer, action.delay, self._server_timer, tx)
+                # every server timer is armed after the first final reply, i.e. after the wait timer
+                # that terminates the transaction: one due no earlier would never run (J, H: 64*T1)
+                if action.delay < self.timers.wt_timer:
+                    tx.timers.arm("S" + action.timer, action.delay, self._server_timer, tx)
             elif kind is Disarm:
                 tx.timers.disarm("S" + action.timer)
             # Terminate: the wait timer armed with the first final reply ends the transaction
@@ -555,7 +558,10 @@ class TransactionLayer:
                     # (a response among the actions not run is delivered all the same)
                     return delivered or any(a.__class__ is Deliver and a.event == "response" for a in actions)
             elif kind is Arm:
-                branch.owner.timers.arm((branch.index, action.timer), action.delay, self._client_timer, branch)
+                # not K: a completed non-INVITE client absorbs what a terminated one does, and the
+                # branch stays in self.clients until its transaction ends, so K would change nothing
+                if action.timer != "K":
+                    branch.owner.timers.arm((branch.index, action.timer), action.delay, self._client_timer, branch)
             elif kind is Disarm:
                 branch.owner.timers.disarm((branch.index, action.timer))
             elif kind is Deliver:
