@@ -654,7 +654,7 @@ class TransactionLayer:
                 self._on_response(client_branch, reply, src_ip, src_port, listener)
             elif 200 <= reply.status < 300 and tx.invite:
                 # 2xx retransmission for a completed branch: relay it again (end-to-end)
-                self._relay_upstream(tx, reply, retransmission=True)
+                self._send_upstream(tx, reply, False, retransmission=True)
 
     def _on_response(self, branch: ClientBranch, reply: Response, src_ip: str, src_port: int, listener: Any) -> None:
         tx = branch.owner
@@ -678,7 +678,7 @@ class TransactionLayer:
             if branch.cancel_wanted and not branch.cancel_sent:
                 self._cancel_branch(branch)
             if status > 100 and tx.final_status == 0:
-                self._relay_upstream(tx, reply)
+                self._send_upstream(tx, reply, False)
                 if self.callbacks["provisional_reply"]:
                     self._fire("provisional_reply", tx, status, reply.reason, reply)
             return
@@ -687,7 +687,7 @@ class TransactionLayer:
         branch.done = True
         if status < 300:
             if tx.final_status == 0 or tx.invite:  # a 2xx to an INVITE always goes up (16.7 step 10)
-                self._relay_upstream(tx, reply)
+                self._send_upstream(tx, reply, False)
             for other in tx.branches:
                 if other is not branch and not other.done:
                     self._cancel_branch(other)
@@ -764,7 +764,7 @@ class TransactionLayer:
             return
         if status in (401, 407):
             reply = self._merge_challenges(tx, reply)
-        self._relay_upstream(tx, reply)
+        self._send_upstream(tx, reply, False)
 
     def _merge_challenges(self, tx: ProxyTransaction, reply: Response) -> Response:
         """RFC 3261 16.7 step 7: a 401/407 carries the challenges of every branch."""
@@ -778,28 +778,26 @@ class TransactionLayer:
                     merged.add_header(name, value)
         return merged
 
-    def _relay_upstream(self, tx: ProxyTransaction, reply: Response, retransmission: bool = False) -> None:
-        counters = self._counters
-        counters["tm:relayed_replies"] += 1
-        counters["core:fwd_replies"] += 1
-        if reply.status != 503 and not self.callbacks["final_reply"]:
-            # the usual case: nobody sees the relayed copy, so serialise it without building it
-            data = reply.to_bytes_without_first_value("via")
-            self._send_upstream(tx, reply, local=False, retransmission=retransmission, data=data)
-            return
-        out = reply.copy()
-        out.remove_first_value("via")
-        if out.status == 503:
-            out.status = 500  # 1.6 relays a 503 as 500 (status digits only)
-        self._send_upstream(tx, out, local=False, retransmission=retransmission)
-
     def _send_upstream(self, tx: ProxyTransaction, reply: Response, local: bool,
-                       retransmission: bool = False, data: bytes | None = None) -> None:
+                       retransmission: bool = False) -> None:
+        """Send our own reply (``local``) or relay one from downstream without our Via."""
+        counters = self._counters
         status = reply.status
-        if data is None:
-            data = reply.to_bytes()
         if local:
-            self._counters["tm:local_replies"] += 1
+            counters["tm:local_replies"] += 1
+            data = reply.to_bytes()
+        else:
+            counters["tm:relayed_replies"] += 1
+            counters["core:fwd_replies"] += 1
+            if status != 503 and not self.callbacks["final_reply"]:
+                # the usual case: nobody sees the relayed copy, so serialise it without building it
+                data = reply.to_bytes_without_first_value("via")
+            else:
+                reply = reply.copy()
+                reply.remove_first_value("via")
+                if status == 503:
+                    reply.status = status = 500  # 1.6 relays a 503 as 500 (status digits only)
+                data = reply.to_bytes()
         if status >= 200:
             if tx.final_status >= 300 and tx.invite and status < 300:
                 # a 2xx after our negative final (a callee answering as fr_inv_timer
@@ -816,7 +814,7 @@ class TransactionLayer:
             if first:
                 name = _CLASS_STATS.get(status // 100)
                 if name is not None:
-                    self._counters[name] += 1
+                    counters[name] += 1
                 else:
                     self.stats.inc(f"tm:{status // 100}xx_transactions")
                 # as 1.6's wt_timer: the transaction stays this long after its final reply to
