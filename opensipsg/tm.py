@@ -22,7 +22,7 @@ from gevent.lock import Semaphore
 
 from .errors import ParseError
 from .registry import RouteType
-from .script.context import Branch, RouteContext
+from .script.context import AvpStore, Branch, RouteContext
 from .sip.builder import build_ack, build_cancel, build_reply, build_reply_bytes, make_branch, make_tag
 from .sip.message import Header, Request, Response, Via
 from .sip.transaction import (
@@ -155,7 +155,10 @@ class ProxyTransaction:
         self.uac_id = next(tm.counter)
         # what the script keeps with the transaction
         self.flags = ctx.flags
-        self.avps = ctx.avps
+        avps = ctx._avps  # (ctx.avps without its property frame: the route and we share one store)
+        if avps is None:
+            avps = ctx._avps = AvpStore()
+        self.avps = avps
         self.armed: dict[str, str] = {}
         self.relayed_any = False
         self.in_failure_route = False
@@ -242,6 +245,8 @@ class TransactionLayer:
         self.onreply_avp_mode = 0
         self.fr_timer_avp: Any = None
         self.fr_inv_timer_avp: Any = None
+        self._key_request: Request | None = None  # the request of the last lookup() and its key
+        self._key: tuple[Any, ...] = ()
         self.stats = core.stats
         for name in ("received_replies", "relayed_replies", "local_replies", "UAS_transactions",
                      "UAC_transactions", "2xx_transactions", "3xx_transactions", "4xx_transactions",
@@ -302,9 +307,14 @@ class TransactionLayer:
 
     def lookup(self, request: Request, method: str | None = None) -> ProxyTransaction | None:
         try:
-            return self.servers.get(self.key_for(request, method))
+            key = self.key_for(request, method)
         except ParseError:
             return None
+        if method is None:
+            # t_check_trans() then t_relay() on a new request: new_transaction() reuses the key
+            # (held by reference: an identity test cannot match a newer request)
+            self._key_request, self._key = request, key
+        return self.servers.get(key)
 
     def forget(self, tx: ProxyTransaction) -> None:
         if self.servers.get(tx.key) is tx:
@@ -351,7 +361,7 @@ class TransactionLayer:
         request: Request = ctx.request
         if request.method == "ACK":
             return None, False
-        key = self.key_for(request)
+        key = self._key if self._key_request is request else self.key_for(request)
         existing = self.servers.get(key)
         if existing is not None:
             with existing.lock:

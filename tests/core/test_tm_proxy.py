@@ -165,3 +165,15 @@ def test_serial_forking_picks_the_winner_among_the_new_branches_only():
     assert len(rec.requests_to(VM, "INVITE")) == 1
     assert [r.status for r in rec.replies_to(UAC) if r.status >= 200] == [500]
 
+
+
+def test_t_relay_reuses_the_key_of_t_check_trans_only_for_the_same_request():
+    """new_transaction() takes the key lookup() computed for the same request; a request
+    that t_check_trans() did not see (here the BYE) gets its own key."""
+    core, _ = make_core('route { if (method == "INVITE") t_check_trans(); t_relay(); }')
+    bye = (INVITE.replace(b"INVITE sip", b"BYE sip").replace(b"1 INVITE", b"2 BYE")
+           .replace(b"branch=z9hG4bK-1", b"branch=z9hG4bK-2"))
+    feed(core, INVITE, UAC)
+    feed(core, bye, UAC)
+    assert set(core.tm.servers) == {core.tm.key_for(parse(INVITE)), core.tm.key_for(parse(bye))}
+    core.tm.stop()
