@@ -247,6 +247,7 @@ class TransactionLayer:
         self.fr_inv_timer_avp: Any = None
         self._key_request: Request | None = None  # the request of the last lookup() and its key
         self._key: tuple[Any, ...] = ()
+        self._has_main_reply_route: bool | None = None  # onreply_route[0], looked up at the first reply
         self.stats = core.stats
         for name in ("received_replies", "relayed_replies", "local_replies", "UAS_transactions",
                      "UAC_transactions", "2xx_transactions", "3xx_transactions", "4xx_transactions",
@@ -622,11 +623,12 @@ class TransactionLayer:
         params = via.params
         branch_id = params[0][1] or "" if params and params[0][0] == "branch" else _branch_of(via)
         method = reply.cseq.method
-        local = self.local_requests.get(branch_id)
-        if local is not None:
-            local.response(reply)
-            return
         client_branch = self.clients.get(branch_id)
+        if client_branch is None:  # (our own requests' branch ids are never a proxied branch's)
+            local = self.local_requests.get(branch_id)
+            if local is not None:
+                local.response(reply)
+                return
         if method == "CANCEL":
             cancelled = client_branch
             if cancelled is not None and cancelled.cancel_client is not None:
@@ -634,7 +636,10 @@ class TransactionLayer:
                     actions = cancelled.cancel_client.response(reply.status)
                     self._run_cancel(cancelled, actions)
             return
-        if core.script.has("onreply", "0"):
+        has_main_reply_route = self._has_main_reply_route
+        if has_main_reply_route is None:  # (the script's routes are fixed once the Core is made)
+            has_main_reply_route = self._has_main_reply_route = core.script.has("onreply", "0")
+        if has_main_reply_route:
             ctx = RouteContext(core, reply, RouteType.ONREPLY, src_ip=src_ip, src_port=src_port,
                                proto=listener.proto, local_ip=listener.host, local_port=listener.port,
                                listener=listener,
