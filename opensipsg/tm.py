@@ -458,10 +458,11 @@ class TransactionLayer:
         core = self.core
         index = len(tx.branches)
         branch_ctx = ctx
-        reply_route = tx.armed.get("onreply")
-        if "branch" in tx.armed:
+        armed = tx.armed  # (usually empty: no get() call then)
+        reply_route = armed.get("onreply") if armed else None
+        if armed and "branch" in armed:
             branch_ctx = self._branch_context(tx, ctx, target, index)
-            core.script.run("branch", tx.armed["branch"], branch_ctx)
+            core.script.run("branch", armed["branch"], branch_ctx)
             if branch_ctx.dropped:
                 return -1
             target = branch_ctx.branch0()
@@ -472,8 +473,10 @@ class TransactionLayer:
         except ParseError as exc:
             log.error("t_relay failed: bad destination %s: %s", next_hop, exc.reason)
             return -4
-        listener = core.listener_for(dest.proto, target.socket and _listener_by_name(core, target.socket)
-                                     or ctx.listener)
+        socket, listener = target.socket, ctx.listener
+        if socket and (listener is None or socket != listener.name):  # (usually the one it came in on)
+            listener = _listener_by_name(core, socket) or listener
+        listener = core.listener_for(dest.proto, listener)
         if listener is None:
             log.error("t_relay failed: no %s listener", dest.proto)
             return -6
@@ -674,7 +677,8 @@ class TransactionLayer:
     def _on_response(self, branch: ClientBranch, reply: Response, src_ip: str, src_port: int, listener: Any) -> None:
         tx = branch.owner
         status = reply.status
-        route = branch.reply_route or tx.armed.get("onreply")
+        armed = tx.armed  # (usually empty: no get() call then)
+        route = branch.reply_route or (armed.get("onreply") if armed else None)
         if route:
             ctx = RouteContext(self.core, reply, RouteType.ONREPLY, src_ip=src_ip, src_port=src_port,
                                proto=listener.proto, local_ip=listener.host, local_port=listener.port,
