@@ -22,7 +22,7 @@ from gevent.lock import Semaphore
 
 from .errors import ParseError
 from .registry import RouteType
-from .script.context import Branch, RouteContext
+from .script.context import AvpStore, Branch, RouteContext
 from .sip.builder import build_ack, build_cancel, build_reply, build_reply_bytes, make_branch, make_tag
 from .sip.message import Header, Request, Response, Via
 from .sip.transaction import (
@@ -155,7 +155,10 @@ class ProxyTransaction:
         self.uac_id = next(tm.counter)
         # what the script keeps with the transaction
         self.flags = ctx.flags
-        self.avps = ctx.avps
+        avps = ctx._avps  # (ctx.avps without its property frame: the route and we share one store)
+        if avps is None:
+            avps = ctx._avps = AvpStore()
+        self.avps = avps
         self.armed: dict[str, str] = {}
         self.relayed_any = False
         self.in_failure_route = False
@@ -242,6 +245,9 @@ class TransactionLayer:
         self.onreply_avp_mode = 0
         self.fr_timer_avp: Any = None
         self.fr_inv_timer_avp: Any = None
+        self._key_request: Request | None = None  # the request of the last lookup() and its key
+        self._key: tuple[Any, ...] = ()
+        self._has_main_reply_route: bool | None = None  # onreply_route[0], looked up at the first reply
         self.stats = core.stats
         for name in ("received_replies", "relayed_replies", "local_replies", "UAS_transactions",
                      "UAC_transactions", "2xx_transactions", "3xx_transactions", "4xx_transactions",
@@ -302,9 +308,14 @@ class TransactionLayer:
 
     def lookup(self, request: Request, method: str | None = None) -> ProxyTransaction | None:
         try:
-            return self.servers.get(self.key_for(request, method))
+            key = self.key_for(request, method)
         except ParseError:
             return None
+        if method is None:
+            # t_check_trans() then t_relay() on a new request: new_transaction() reuses the key
+            # (held by reference: an identity test cannot match a newer request)
+            self._key_request, self._key = request, key
+        return self.servers.get(key)
 
     def forget(self, tx: ProxyTransaction) -> None:
         if self.servers.get(tx.key) is tx:
@@ -351,7 +362,7 @@ class TransactionLayer:
         request: Request = ctx.request
         if request.method == "ACK":
             return None, False
-        key = self.key_for(request)
+        key = self._key if self._key_request is request else self.key_for(request)
         existing = self.servers.get(key)
         if existing is not None:
             with existing.lock:
@@ -447,10 +458,11 @@ class TransactionLayer:
         core = self.core
         index = len(tx.branches)
         branch_ctx = ctx
-        reply_route = tx.armed.get("onreply")
-        if "branch" in tx.armed:
+        armed = tx.armed  # (usually empty: no get() call then)
+        reply_route = armed.get("onreply") if armed else None
+        if armed and "branch" in armed:
             branch_ctx = self._branch_context(tx, ctx, target, index)
-            core.script.run("branch", tx.armed["branch"], branch_ctx)
+            core.script.run("branch", armed["branch"], branch_ctx)
             if branch_ctx.dropped:
                 return -1
             target = branch_ctx.branch0()
@@ -461,8 +473,10 @@ class TransactionLayer:
         except ParseError as exc:
             log.error("t_relay failed: bad destination %s: %s", next_hop, exc.reason)
             return -4
-        listener = core.listener_for(dest.proto, target.socket and _listener_by_name(core, target.socket)
-                                     or ctx.listener)
+        socket, listener = target.socket, ctx.listener
+        if socket and (listener is None or socket != listener.name):  # (usually the one it came in on)
+            listener = _listener_by_name(core, socket) or listener
+        listener = core.listener_for(dest.proto, listener)
         if listener is None:
             log.error("t_relay failed: no %s listener", dest.proto)
             return -6
@@ -528,7 +542,10 @@ class TransactionLayer:
             if kind is Send:
                 self.core.send_to(tx.reply_dest, action.data, tx.listener, tx.conn)
             elif kind is Arm:
-                tx.timers.arm("S" + action.timer, action.delay, self._server_timer, tx)
+                # every server timer is armed after the first final reply, i.e. after the wait timer
+                # that terminates the transaction: one due no earlier would never run (J, H: 64*T1)
+                if action.delay < self.timers.wt_timer:
+                    tx.timers.arm("S" + action.timer, action.delay, self._server_timer, tx)
             elif kind is Disarm:
                 tx.timers.disarm("S" + action.timer)
             # Terminate: the wait timer armed with the first final reply ends the transaction
@@ -555,7 +572,10 @@ class TransactionLayer:
                     # (a response among the actions not run is delivered all the same)
                     return delivered or any(a.__class__ is Deliver and a.event == "response" for a in actions)
             elif kind is Arm:
-                branch.owner.timers.arm((branch.index, action.timer), action.delay, self._client_timer, branch)
+                # not K: a completed non-INVITE client absorbs what a terminated one does, and the
+                # branch stays in self.clients until its transaction ends, so K would change nothing
+                if action.timer != "K":
+                    branch.owner.timers.arm((branch.index, action.timer), action.delay, self._client_timer, branch)
             elif kind is Disarm:
                 branch.owner.timers.disarm((branch.index, action.timer))
             elif kind is Deliver:
@@ -606,11 +626,12 @@ class TransactionLayer:
         params = via.params
         branch_id = params[0][1] or "" if params and params[0][0] == "branch" else _branch_of(via)
         method = reply.cseq.method
-        local = self.local_requests.get(branch_id)
-        if local is not None:
-            local.response(reply)
-            return
         client_branch = self.clients.get(branch_id)
+        if client_branch is None:  # (our own requests' branch ids are never a proxied branch's)
+            local = self.local_requests.get(branch_id)
+            if local is not None:
+                local.response(reply)
+                return
         if method == "CANCEL":
             cancelled = client_branch
             if cancelled is not None and cancelled.cancel_client is not None:
@@ -618,7 +639,10 @@ class TransactionLayer:
                     actions = cancelled.cancel_client.response(reply.status)
                     self._run_cancel(cancelled, actions)
             return
-        if core.script.has("onreply", "0"):
+        has_main_reply_route = self._has_main_reply_route
+        if has_main_reply_route is None:  # (the script's routes are fixed once the Core is made)
+            has_main_reply_route = self._has_main_reply_route = core.script.has("onreply", "0")
+        if has_main_reply_route:
             ctx = RouteContext(core, reply, RouteType.ONREPLY, src_ip=src_ip, src_port=src_port,
                                proto=listener.proto, local_ip=listener.host, local_port=listener.port,
                                listener=listener,
@@ -648,12 +672,13 @@ class TransactionLayer:
                 self._on_response(client_branch, reply, src_ip, src_port, listener)
             elif 200 <= reply.status < 300 and tx.invite:
                 # 2xx retransmission for a completed branch: relay it again (end-to-end)
-                self._relay_upstream(tx, reply, retransmission=True)
+                self._send_upstream(tx, reply, False, retransmission=True)
 
     def _on_response(self, branch: ClientBranch, reply: Response, src_ip: str, src_port: int, listener: Any) -> None:
         tx = branch.owner
         status = reply.status
-        route = branch.reply_route or tx.armed.get("onreply")
+        armed = tx.armed  # (usually empty: no get() call then)
+        route = branch.reply_route or (armed.get("onreply") if armed else None)
         if route:
             ctx = RouteContext(self.core, reply, RouteType.ONREPLY, src_ip=src_ip, src_port=src_port,
                                proto=listener.proto, local_ip=listener.host, local_port=listener.port,
@@ -672,7 +697,7 @@ class TransactionLayer:
             if branch.cancel_wanted and not branch.cancel_sent:
                 self._cancel_branch(branch)
             if status > 100 and tx.final_status == 0:
-                self._relay_upstream(tx, reply)
+                self._send_upstream(tx, reply, False)
                 if self.callbacks["provisional_reply"]:
                     self._fire("provisional_reply", tx, status, reply.reason, reply)
             return
@@ -681,7 +706,7 @@ class TransactionLayer:
         branch.done = True
         if status < 300:
             if tx.final_status == 0 or tx.invite:  # a 2xx to an INVITE always goes up (16.7 step 10)
-                self._relay_upstream(tx, reply)
+                self._send_upstream(tx, reply, False)
             for other in tx.branches:
                 if other is not branch and not other.done:
                     self._cancel_branch(other)
@@ -758,7 +783,7 @@ class TransactionLayer:
             return
         if status in (401, 407):
             reply = self._merge_challenges(tx, reply)
-        self._relay_upstream(tx, reply)
+        self._send_upstream(tx, reply, False)
 
     def _merge_challenges(self, tx: ProxyTransaction, reply: Response) -> Response:
         """RFC 3261 16.7 step 7: a 401/407 carries the challenges of every branch."""
@@ -772,28 +797,26 @@ class TransactionLayer:
                     merged.add_header(name, value)
         return merged
 
-    def _relay_upstream(self, tx: ProxyTransaction, reply: Response, retransmission: bool = False) -> None:
-        counters = self._counters
-        counters["tm:relayed_replies"] += 1
-        counters["core:fwd_replies"] += 1
-        if reply.status != 503 and not self.callbacks["final_reply"]:
-            # the usual case: nobody sees the relayed copy, so serialise it without building it
-            data = reply.to_bytes_without_first_value("via")
-            self._send_upstream(tx, reply, local=False, retransmission=retransmission, data=data)
-            return
-        out = reply.copy()
-        out.remove_first_value("via")
-        if out.status == 503:
-            out.status = 500  # 1.6 relays a 503 as 500 (status digits only)
-        self._send_upstream(tx, out, local=False, retransmission=retransmission)
-
     def _send_upstream(self, tx: ProxyTransaction, reply: Response, local: bool,
-                       retransmission: bool = False, data: bytes | None = None) -> None:
+                       retransmission: bool = False) -> None:
+        """Send our own reply (``local``) or relay one from downstream without our Via."""
+        counters = self._counters
         status = reply.status
-        if data is None:
-            data = reply.to_bytes()
         if local:
-            self._counters["tm:local_replies"] += 1
+            counters["tm:local_replies"] += 1
+            data = reply.to_bytes()
+        else:
+            counters["tm:relayed_replies"] += 1
+            counters["core:fwd_replies"] += 1
+            if status != 503 and not self.callbacks["final_reply"]:
+                # the usual case: nobody sees the relayed copy, so serialise it without building it
+                data = reply.to_bytes_without_first_value("via")
+            else:
+                reply = reply.copy()
+                reply.remove_first_value("via")
+                if status == 503:
+                    reply.status = status = 500  # 1.6 relays a 503 as 500 (status digits only)
+                data = reply.to_bytes()
         if status >= 200:
             if tx.final_status >= 300 and tx.invite and status < 300:
                 # a 2xx after our negative final (a callee answering as fr_inv_timer
@@ -810,7 +833,7 @@ class TransactionLayer:
             if first:
                 name = _CLASS_STATS.get(status // 100)
                 if name is not None:
-                    self._counters[name] += 1
+                    counters[name] += 1
                 else:
                     self.stats.inc(f"tm:{status // 100}xx_transactions")
                 # as 1.6's wt_timer: the transaction stays this long after its final reply to

@@ -316,16 +316,16 @@ class ClientTransaction:
         return [_DELIVER_RESPONSE.get(status) or Deliver("response", status)]
 
     def _invite_2xx(self, status: int) -> list[Action]:
+        disarms = _STOP_TIMERS[self.state]
         self.state = TERMINATED
         self.last_status = status
-        deliver = _DELIVER_RESPONSE.get(status) or Deliver("response", status)
-        return [_DISARM_A, _DISARM_B, _DISARM_FR_INV, deliver, _TERMINATE]
+        return [*disarms, _DELIVER_RESPONSE.get(status) or Deliver("response", status), _TERMINATE]
 
     def _invite_final(self, status: int) -> list[Action]:
+        actions: list[Action] = [*_STOP_TIMERS[self.state]]
         self.state = "completed"
         self.last_status = status
         self._ack = self.make_ack() if self.make_ack is not None else None
-        actions: list[Action] = [_DISARM_A, _DISARM_B, _DISARM_FR_INV]
         if self._ack is not None:
             actions.append(Send(self._ack))
         actions.append(_DELIVER_RESPONSE.get(status) or Deliver("response", status))
@@ -365,6 +365,11 @@ class ClientTransaction:
     def _absorb(self, status: int) -> list[Action]:
         return []
 
+
+# what a final response stops in each state of an INVITE client: only the timers running
+# there (the first provisional stopped A and B and started FR_INV; "expired": FR_INV fired)
+_STOP_TIMERS: dict[str, tuple[Action, ...]] = {
+    "calling": (_DISARM_A, _DISARM_B), "proceeding": (_DISARM_FR_INV,), "expired": ()}
 
 C = ClientTransaction
 _INVITE_CLIENT: dict[tuple[str, str], Callable[..., list[Action]]] = {

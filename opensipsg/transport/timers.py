@@ -14,10 +14,13 @@ them once they are the majority, so it never holds more than about twice the
 live deadlines. asyncio's event loop handles cancelled timer handles the same
 way.
 
-Callbacks run in pooled worker greenlets (workers.py), so they may block.
+Callbacks run in pooled worker greenlets (workers.py), so they may block: the callbacks due
+at one expiry run one after another in a worker, and another worker takes the rest over when
+one of them blocks.
 """
 from __future__ import annotations
 
+import logging
 from heapq import heapify, heappop, heappush
 from itertools import count
 from time import monotonic
@@ -26,6 +29,8 @@ from typing import Any
 import gevent
 
 from .workers import shared_pool
+
+log = logging.getLogger("opensipsg.transport")
 
 # a heap entry: [deadline, sequence number, owner TimerSet (None once cancelled), name, callback, arg];
 # a list, so cancelling can clear it in place; the unique sequence number keeps comparisons to two fields
@@ -94,9 +99,24 @@ class TimerQueue:
             self.cancelled -= 1
         if heap:
             self._start(heap[0][_AT])
-        run = shared_pool().run  # we are in the hub: a pooled worker runs each callback now
-        for entry in due:
-            run(entry[_CALLBACK], entry[_ARG], entry[_NAME])
+        if due:
+            due.reverse()  # _run_due pops them in deadline order
+            run = shared_pool().run  # we are in the hub: a pooled worker runs them now
+            while due:
+                # back here when the worker is done, or when a callback blocked in it: then
+                # another worker runs the rest, so a blocked callback holds up no other
+                run(_run_due, due)
+
+
+def _run_due(due: list[list[Any]]) -> None:
+    """In a worker: the due callbacks one after another (one switch pair per expiry, not per
+    callback); shared with the workers that take over when one blocks (each pops its own)."""
+    while due:
+        entry = due.pop()
+        try:
+            entry[_CALLBACK](entry[_ARG], entry[_NAME])
+        except Exception:
+            log.exception("timer callback %r failed", entry[_CALLBACK])
 
 
 def shared_queue() -> TimerQueue:

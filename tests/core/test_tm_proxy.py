@@ -165,3 +165,32 @@ def test_serial_forking_picks_the_winner_among_the_new_branches_only():
     assert len(rec.requests_to(VM, "INVITE")) == 1
     assert [r.status for r in rec.replies_to(UAC) if r.status >= 200] == [500]
 
+
+
+def test_t_relay_reuses_the_key_of_t_check_trans_only_for_the_same_request():
+    """new_transaction() takes the key lookup() computed for the same request; a request
+    that t_check_trans() did not see (here the BYE) gets its own key."""
+    core, _ = make_core('route { if (method == "INVITE") t_check_trans(); t_relay(); }')
+    bye = (INVITE.replace(b"INVITE sip", b"BYE sip").replace(b"1 INVITE", b"2 BYE")
+           .replace(b"branch=z9hG4bK-1", b"branch=z9hG4bK-2"))
+    feed(core, INVITE, UAC)
+    feed(core, bye, UAC)
+    assert set(core.tm.servers) == {core.tm.key_for(parse(INVITE)), core.tm.key_for(parse(bye))}
+    core.tm.stop()
+
+
+def test_the_main_reply_route_runs_for_every_reply():
+    """onreply_route (0) sees each reply (its presence is looked up once, at the first one)."""
+    core, rec = make_core('route { t_relay(); } onreply_route { if (status == "180") { drop; } }')
+    feed(core, INVITE, UAC)
+    (fwd,) = rec.requests_to(UAS, "INVITE")
+    answer(core, fwd, 180)
+    answer(core, fwd, 183)
+    answer(core, fwd, 200)
+    assert [r.status for r in rec.replies_to(UAC)] == [100, 183, 200]
+    plain, rec = make_core(RELAY_ALL)
+    feed(plain, INVITE, UAC)
+    answer(plain, rec.requests_to(UAS, "INVITE")[0], 180)
+    assert [r.status for r in rec.replies_to(UAC)] == [100, 180]
+    core.tm.stop()
+    plain.tm.stop()

@@ -207,3 +207,23 @@ def test_the_timers_prebuilt_arm_actions_follow_their_values() -> None:
     assert changed == Timers(t1=0.25, t2=4.0, t4=5.0, fr_timer=5.0, fr_inv_timer=120.0)
     client = ClientTransaction(True, False, b"INVITE", timers=changed)
     assert client.start() == [Send(b"INVITE"), Arm("A", 0.25), Arm("B", 5.0)]
+
+
+def test_invite_client_final_stops_exactly_the_timers_running() -> None:
+    """A final response disarms only what its state runs (A/B in calling, FR_INV once a
+    provisional came, nothing once FR_INV fired), and leaves nothing else running."""
+    for provisional, expire in ((None, False), (180, False), (180, True)):
+        for status in (200, 486):
+            client = ClientTransaction(True, False, b"INVITE", make_ack=lambda: b"ACK", timers=TIMERS)
+            wire = Wire(client, "c")
+            wire.apply(client.start())
+            if provisional:
+                wire.apply(client.response(provisional))
+            if expire:
+                wire.run_until(121.0)
+            actions = client.response(status)
+            disarmed = {a.timer for a in actions if isinstance(a, Disarm)}
+            assert disarmed == set(wire.timers), (provisional, expire, status)
+            wire.timers.clear()
+            wire.apply(actions)
+            assert set(wire.timers) == (set() if status < 300 else {"D"})

@@ -116,3 +116,31 @@ def test_cancelled_entries_keep_nothing_alive_and_the_heap_stays_bounded() -> No
         timers.clear()
     assert len(queue) - before <= 2 * TimerQueue.COMPACT_AFTER + 2
     assert fired == []
+
+
+def test_callbacks_due_together_run_in_order_past_a_blocking_or_failing_one() -> None:
+    """The due callbacks of one expiry run one after another in a worker; one that blocks
+    leaves the rest to another worker, one that raises is logged and the rest still run."""
+    fired: list[str] = []
+
+    def blocking(arg: str, name: str) -> None:
+        fired.append(name)
+        gevent.sleep(0.05)
+        fired.append(name + " resumed")
+
+    def failing(arg: str, name: str) -> None:
+        fired.append(name)
+        raise RuntimeError("boom")
+
+    def plain(arg: str, name: str) -> None:
+        fired.append(name)
+
+    timers = TimerSet()
+    timers.arm("a", 0.01, plain, None)
+    timers.arm("b", 0.01, blocking, None)
+    timers.arm("c", 0.01, failing, None)
+    timers.arm("d", 0.01, plain, None)
+    gevent.sleep(0.03)
+    assert fired == ["a", "b", "c", "d"]
+    gevent.sleep(0.05)
+    assert fired == ["a", "b", "c", "d", "b resumed"]
