@@ -384,7 +384,8 @@ class RegistrarModule(Module):
             return 1
         contact_line = self._contact_header(record, now) if record is not None else None
         headers = [contact_line, *extra_headers] if contact_line else extra_headers
-        return 1 if self.core.send_reply(ctx, 200, "OK", headers) > 0 else -1
+        # (own_lines: the Contact and Path lines are ours, not checked again)
+        return 1 if self.core.send_reply(ctx, 200, "OK", headers, own_lines=True) > 0 else -1
 
     def _send_error(self, ctx: Any, exc: RegistrarError) -> None:
         headers = [*exc.headers, f"P-Registrar-Error: {exc.info}"]
