@@ -350,7 +350,7 @@ class RegistrarModule(Module):
         aor = ""
         now = int(time.time())
         try:
-            contacts, is_star = self._request_contacts(ctx.msg)
+            contacts, is_star, callid, cseq = self._request_contacts(ctx.msg)
             aor_text = None
             if aor_pv is not None:
                 value = aor_pv.get(ctx)
@@ -369,7 +369,7 @@ class RegistrarModule(Module):
                 if is_star:
                     location.delete_record(aor)
                 elif contacts:
-                    self._add_contacts(ctx, location, aor, contacts, flags, now)
+                    self._add_contacts(ctx, location, aor, contacts, flags, now, callid, cseq)
                 record = location.get_record(aor)
             except DBError as exc:  # usrloc db_mode 1-3: the database failed
                 log.error("save: usrloc failed for AOR <%s>: %s", aor, exc)
@@ -393,12 +393,14 @@ class RegistrarModule(Module):
             headers.append(f"Retry-After: {self.retry_after}")
         self.core.send_reply(ctx, exc.status, REASONS.get(exc.status, "Error"), headers)
 
-    def _request_contacts(self, msg: Any) -> tuple[list[NameAddr], bool]:
-        """The Contact elements, checked as 1.6's check_contacts() does."""
+    def _request_contacts(self, msg: Any) -> tuple[list[NameAddr], bool, str, int]:
+        """The Contact elements, checked as 1.6's check_contacts() does, and whether
+        it is '*'; the Call-ID and CSeq number (checked here, kept for the bindings)."""
         try:
-            if not msg.get("call-id"):  # (msg.call_id's test, without the property call)
+            callid = msg.get("call-id")
+            if not callid:  # (msg.call_id's test, without the property call)
                 raise ParseError("missing Call-ID")
-            msg.cseq
+            cseq = msg.cseq.number
         except ParseError:
             raise RegistrarError(400, "Message parse error") from None
         has_star = False
@@ -412,27 +414,22 @@ class RegistrarModule(Module):
         except ParseError:
             raise RegistrarError(400, "Contact parse error") from None
         if not has_star:
-            return contacts, False
+            return contacts, False, callid, cseq
         if len(contacts) > 1:
             raise RegistrarError(400, "* used in contact and more than 1 contact")
         now = int(time.time())
         if self._header_expires(msg, now) != 0:
             raise RegistrarError(400, "* used in contact and expires is not zero")
-        return [], True
+        return [], True, callid, cseq
 
-    def _common_info(self, ctx: Any, flags: SaveFlags, now: int) -> ContactInfo:
+    def _common_info(self, ctx: Any, flags: SaveFlags, now: int, callid: str, cseq: int) -> ContactInfo:
         msg = ctx.msg
         get = msg.get
-        callid = get("call-id").strip()  # (_request_contacts checked msg.call_id)
-        cseq = msg.cseq.number
         socket = None
         if flags.socket_header and self.sock_hdr_name:
             socket = self._socket_from_header(msg)
         if socket is None:
-            if ctx.local_ip:  # (_receiving_socket's usual case, without the call)
-                socket = f"{ctx.proto.lower()}:{ctx.local_ip}:{ctx.local_port}"
-            else:
-                socket = self._receiving_socket(ctx)
+            socket = self._receiving_socket(ctx)
         user_agent = (get("user-agent") or "").strip() or "n/a"
         cflags = ctx.bflags
         received = None
@@ -445,7 +442,7 @@ class RegistrarModule(Module):
                     cflags |= self.usrloc.nat_flag
         # positional: ContactInfo's field order (expires, q, callid, cseq, flags, cflags,
         # user_agent, received, path, socket, methods, last_modified); keywords cost more
-        return ContactInfo(0, -1, callid, cseq, FL_MEM if flags.memory_only else FL_NONE, cflags,
+        return ContactInfo(0, -1, callid.strip(), cseq, FL_MEM if flags.memory_only else FL_NONE, cflags,
                            user_agent, received, path, socket,
                            None if get("allow") is None else self._allow_methods(msg), now)
 
@@ -479,8 +476,14 @@ class RegistrarModule(Module):
         return []
 
     def _receiving_socket(self, ctx: Any) -> str:
-        if ctx.local_ip:
-            return f"{ctx.proto.lower()}:{ctx.local_ip}:{ctx.local_port}"
+        local_ip = ctx.local_ip
+        if local_ip:
+            listener = ctx.listener
+            # the listener's name is that text, made once (no f-string per REGISTER)
+            if listener is not None and listener.host == local_ip and listener.port == ctx.local_port \
+                    and listener.proto == ctx.proto:
+                return listener.name
+            return f"{ctx.proto.lower()}:{local_ip}:{ctx.local_port}"
         host, port, transport = self.core.local_address(ctx)
         return f"{transport.lower()}:{host}:{port}"
 
@@ -500,10 +503,11 @@ class RegistrarModule(Module):
         return f"{proto.lower()}:{host}:{port_text}"
 
     def _add_contacts(
-        self, ctx: Any, location: Location, aor: str, contacts: list[NameAddr], flags: SaveFlags, now: int
+        self, ctx: Any, location: Location, aor: str, contacts: list[NameAddr], flags: SaveFlags, now: int,
+        callid: str, cseq: int,
     ) -> None:
         msg = ctx.msg
-        common = self._common_info(ctx, flags, now)
+        common = self._common_info(ctx, flags, now, callid, cseq)
         common_received, common_methods = common.received, common.methods
         record = location.get_record(aor)
         received_avp = None

@@ -128,8 +128,8 @@ def build_reply_bytes(request: Request, status: int, reason: str | None = None, 
                 if tag_to is None:
                     tag_to = bool(to_tag) and status > 100 and (
                         "tag" not in header.value.lower() or request.to.tag is None)
-                if tag_to:
-                    add(_tagged_to_line(header, to_tag))  # type: ignore[arg-type]
+                if tag_to:  # (_tagged_to_line's text, without its frame)
+                    add(f"{header.raw.partition(':')[0].strip()}: {header.value};tag={to_tag}")
                     continue
             add(header.raw)
     # the extra lines as head_text() writes them: one Content-Length, fitting the body
@@ -152,7 +152,7 @@ def build_reply_bytes(request: Request, status: int, reason: str | None = None, 
     if last_line is not None:
         add(last_line)
     if not has_length:
-        add(f"Content-Length: {length}")
+        add(f"Content-Length: {length}" if length else "Content-Length: 0")
     add("")
     add("")
     return "\r\n".join(lines).encode(ENCODING, ERRORS) + body

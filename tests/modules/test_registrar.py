@@ -389,3 +389,16 @@ def test_missing_usrloc():
     registrar = RegistrarModule(FakeCore())
     with pytest.raises(ValueError):
         registrar.init()
+
+
+def test_receiving_socket_from_the_listener_name(core, setup):
+    # the receiving listener's name stands for the f-string when it is that socket
+    from opensipsg.core import Listener
+
+    _, registrar = setup
+    listener = Listener("udp", "10.0.0.1", 5060, "10.0.0.1", 5060)
+    ctx = make_ctx(core, register(), proto="udp", listener=listener)
+    assert registrar._receiving_socket(ctx) == "udp:10.0.0.1:5060"
+    other = Listener("udp", "10.0.0.2", 5060, "10.0.0.2", 5060)
+    ctx = make_ctx(core, register(), proto="udp", listener=other)
+    assert registrar._receiving_socket(ctx) == "udp:10.0.0.1:5060"
