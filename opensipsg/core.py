@@ -441,7 +441,13 @@ class Core:
 
     # -- sending ----------------------------------------------------------------
     def send_to(self, dest: Destination, data: bytes, listener: Listener | None = None, conn: Any = None) -> bool:
-        return self._send(dest.proto, dest.ip, dest.port, data, listener, conn)
+        proto = dest.proto
+        # UDP on the given listener (most of a call's sends) without _send's frame
+        if proto == "udp" and listener is not None and listener.proto == "udp":
+            transport = self.transports.get(listener.name)
+            if transport is not None:
+                return transport.send(data, dest.ip, dest.port)
+        return self._send(proto, dest.ip, dest.port, data, listener, conn)
 
     def _send(self, proto: str, ip: str, port: int, data: bytes, listener: Listener | None, conn: Any) -> bool:
         """send_to() without a Destination (stateless replies skip building one)."""
