@@ -517,7 +517,9 @@ class RegistrarModule(Module):
 
         # (uri, expires, q, code, existing, received, methods): what each contact becomes
         planned: list[tuple[str, int, int, int, Contact | None, str | None, frozenset[str] | None]] = []
-        count = len(record.valid_contacts(now)) if record is not None else 0
+        limit = flags.max_contacts if flags.max_contacts is not None else self.max_contacts
+        # the valid bindings are counted only under a limit (a refresh without one skips it)
+        count = len(record.valid_contacts(now)) if limit and record is not None else 0
         header_expires = self._header_expires(msg, now)
         for contact in contacts:
             received, methods = common_received, common_methods  # the message's
@@ -544,13 +546,13 @@ class RegistrarModule(Module):
                 raise RegistrarError(400, "Invalid CSeq number")
             if code == RETRANSMISSION:
                 continue
-            if code == NOT_FOUND and expires:
-                count += 1
-            elif code == FOUND and not expires and existing is not None and existing.is_valid(now):
-                count -= 1
+            if limit:
+                if code == NOT_FOUND and expires:
+                    count += 1
+                elif code == FOUND and not expires and existing is not None and existing.is_valid(now):
+                    count -= 1
             planned.append((contact.uri_text, expires, q, code, existing, received, methods))
 
-        limit = flags.max_contacts if flags.max_contacts is not None else self.max_contacts
         if limit and count > limit and not flags.force:
             log.info("registrar: too many contacts for AOR <%s>", aor)
             raise RegistrarError(503, "Too many registered contacts")
