@@ -429,7 +429,14 @@ class RegistrarModule(Module):
         if flags.socket_header and self.sock_hdr_name:
             socket = self._socket_from_header(msg)
         if socket is None:
-            socket = self._receiving_socket(ctx)
+            listener = ctx.listener
+            # the receiving listener's name is _receiving_socket()'s text, made once: no call
+            # and f-string per REGISTER
+            if listener is not None and listener.host == ctx.local_ip and listener.port == ctx.local_port \
+                    and listener.proto == ctx.proto:
+                socket = listener.name
+            else:
+                socket = self._receiving_socket(ctx)
         user_agent = (get("user-agent") or "").strip() or "n/a"
         cflags = ctx.bflags
         received = None
@@ -476,14 +483,8 @@ class RegistrarModule(Module):
         return []
 
     def _receiving_socket(self, ctx: Any) -> str:
-        local_ip = ctx.local_ip
-        if local_ip:
-            listener = ctx.listener
-            # the listener's name is that text, made once (no f-string per REGISTER)
-            if listener is not None and listener.host == local_ip and listener.port == ctx.local_port \
-                    and listener.proto == ctx.proto:
-                return listener.name
-            return f"{ctx.proto.lower()}:{local_ip}:{ctx.local_port}"
+        if ctx.local_ip:
+            return f"{ctx.proto.lower()}:{ctx.local_ip}:{ctx.local_port}"
         host, port, transport = self.core.local_address(ctx)
         return f"{transport.lower()}:{host}:{port}"
 

@@ -391,14 +391,17 @@ def test_missing_usrloc():
         registrar.init()
 
 
-def test_receiving_socket_from_the_listener_name(core, setup):
-    # the receiving listener's name stands for the f-string when it is that socket
+
+def test_binding_socket_from_the_listener_name(core, setup):
+    # the receiving listener's name stands for the socket text when the context is on it
     from opensipsg.core import Listener
 
-    _, registrar = setup
-    listener = Listener("udp", "10.0.0.1", 5060, "10.0.0.1", 5060)
-    ctx = make_ctx(core, register(), proto="udp", listener=listener)
-    assert registrar._receiving_socket(ctx) == "udp:10.0.0.1:5060"
-    other = Listener("udp", "10.0.0.2", 5060, "10.0.0.2", 5060)
-    ctx = make_ctx(core, register(), proto="udp", listener=other)
-    assert registrar._receiving_socket(ctx) == "udp:10.0.0.1:5060"
+    usrloc, registrar = setup
+    for listener, user in ((Listener("udp", "10.0.0.1", 5060, "10.0.0.1", 5060), "alice"),
+                           (Listener("udp", "10.0.0.2", 5060, "10.0.0.2", 5060), "bob")):
+        rc, _ = save(core, registrar, register(contacts=(f"<sip:{user}@192.0.2.10:5062>",),
+                                               to=f"<sip:{user}@example.com>"),
+                     proto="udp", listener=listener)
+        assert rc == 1
+        contact = usrloc.get_domain("location").get_record(user).contacts[0]
+        assert contact.socket == "udp:10.0.0.1:5060"
