@@ -406,25 +406,39 @@ class Core:
 
     def send_reply(
         self, ctx: RouteContext, status: int, reason: str, headers: list[str] | tuple[str, ...] = (),
-        body: bytes = b"", stateless: bool = False,
+        body: bytes = b"", stateless: bool = False, own_lines: bool = False,
     ) -> int:
         """signaling's send_reply: stateful when a transaction exists, else stateless
-        (sl_send_reply; written here, not called: every REGISTER's reply comes this way)."""
+        (sl_send_reply; written here, not called: every REGISTER's reply comes this way).
+        ``own_lines``: the caller wrote ``headers`` itself, each a good header line and
+        not a Content-Length (a stateless reply does not check them again)."""
         if not stateless and ctx.transaction is not None:
             return self.tm.reply(ctx, status, reason, headers, body)
         request = ctx.request
         if request is None or request.method == "ACK":
             return -1
         # the extra lines as _reply_lines() gives them, the Server line passed on its own
-        appended = ctx.extra.get("reply_headers")
+        extra = ctx.extra
+        appended = extra.get("reply_headers")
         params = self.params
         # the bytes of make_reply(...).to_bytes(), without building the Response
-        data = build_reply_bytes(request, status, reason, self._sl_to_tag(request),
-                                 [*appended, *headers] if appended else headers, body,
-                                 params.server_header if params.server_signature else None)
+        if own_lines:
+            data = build_reply_bytes(request, status, reason, self._sl_to_tag(request), appended or (), body,
+                                     params.server_header if params.server_signature else None, headers)
+        else:
+            data = build_reply_bytes(request, status, reason, self._sl_to_tag(request),
+                                     [*appended, *headers] if appended else headers, body,
+                                     params.server_header if params.server_signature else None)
         ctx.reply_code = status
         proto, ip, port = _reply_address(request, ctx.proto, ctx.src_ip, ctx.src_port)
-        ok = self._send(proto, ip, port, data, ctx.listener, ctx.extra.get("conn"))
+        listener = ctx.listener
+        # the usual case, UDP in and out on the receiving listener, without _send's frame
+        transport = self.transports.get(listener.name) \
+            if proto == "udp" and listener is not None and listener.proto == "udp" else None
+        if transport is not None:
+            ok = transport.send(data, ip, port)
+        else:
+            ok = self._send(proto, ip, port, data, listener, extra.get("conn"))
         counts = self.stats.counts  # (a defaultdict: no inc() call per counter)
         counts["sl:sent_replies"] += 1
         if status >= 300:
@@ -438,7 +452,13 @@ class Core:
 
     # -- sending ----------------------------------------------------------------
     def send_to(self, dest: Destination, data: bytes, listener: Listener | None = None, conn: Any = None) -> bool:
-        return self._send(dest.proto, dest.ip, dest.port, data, listener, conn)
+        proto = dest.proto
+        # UDP on the given listener (most of a call's sends) without _send's frame
+        if proto == "udp" and listener is not None and listener.proto == "udp":
+            transport = self.transports.get(listener.name)
+            if transport is not None:
+                return transport.send(data, dest.ip, dest.port)
+        return self._send(proto, dest.ip, dest.port, data, listener, conn)
 
     def _send(self, proto: str, ip: str, port: int, data: bytes, listener: Listener | None, conn: Any) -> bool:
         """send_to() without a Destination (stateless replies skip building one)."""
@@ -586,13 +606,17 @@ def _reply_address(request: Request, proto: str, src_ip: str, src_port: int) -> 
     via = request.via1
     if proto == "tcp":
         return "tcp", src_ip, src_port
-    host = via.received or via.host
-    rport = via.rport
-    if rport:
-        port = int(rport)
-    else:
-        port = via.port or DEFAULT_PORT
-    return "udp", host.strip("[]"), port
+    # the first received and rport params in one pass (via.received/via.rport: two
+    # property and two _param frames per reply); a value-less param counts as absent
+    received = rport = None
+    for key, value in via.params:
+        low = key.lower()
+        if low == "received":
+            if received is None:
+                received = value or ""
+        elif low == "rport" and rport is None:
+            rport = value or ""
+    return "udp", (received or via.host).strip("[]"), int(rport) if rport else via.port or DEFAULT_PORT
 
 
 _BLANK = b"\r\n \t\x00"

@@ -138,10 +138,11 @@ class AuthModule(Module):
         """1.6 get_realm(): To host for REGISTER with Authorization, else From host."""
         msg = ctx.request if ctx.request is not None else ctx.msg
         try:
+            # parse_uri(...) rather than the .uri property: one frame less (~3 times per 401/200 pair)
             if msg.method == "REGISTER" and header == WWW:
-                host = msg.to.uri.host
+                host = parse_uri(msg.to.uri_text).host
             else:
-                host = msg.from_.uri.host
+                host = parse_uri(msg.from_.uri_text).host
         except (ParseError, AttributeError):
             return None
         return self.strip_realm(host) if self.realm_prefix else host
@@ -163,7 +164,8 @@ class AuthModule(Module):
         nonces = self.nonces if self.nonces is not None else self._nonces()
         nonce = nonces.issue(self.clock())
         value = digest.build_challenge(realm, nonce, "auth" if qop else None, stale, algorithm=None)
-        if self.core.send_reply(ctx, status, reason, [f"{hf_name}: {value}"]) <= 0:
+        # (own_lines: a line we wrote, not checked again)
+        if self.core.send_reply(ctx, status, reason, [f"{hf_name}: {value}"], own_lines=True) <= 0:
             log.error("%s: failed to send the %d reply", hf_name, status)
             return -1
         return 0

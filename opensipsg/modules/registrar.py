@@ -350,7 +350,7 @@ class RegistrarModule(Module):
         aor = ""
         now = int(time.time())
         try:
-            contacts, is_star = self._request_contacts(ctx.msg)
+            contacts, is_star, callid, cseq = self._request_contacts(ctx.msg)
             aor_text = None
             if aor_pv is not None:
                 value = aor_pv.get(ctx)
@@ -369,7 +369,7 @@ class RegistrarModule(Module):
                 if is_star:
                     location.delete_record(aor)
                 elif contacts:
-                    self._add_contacts(ctx, location, aor, contacts, flags, now)
+                    self._add_contacts(ctx, location, aor, contacts, flags, now, callid, cseq)
                 record = location.get_record(aor)
             except DBError as exc:  # usrloc db_mode 1-3: the database failed
                 log.error("save: usrloc failed for AOR <%s>: %s", aor, exc)
@@ -384,7 +384,8 @@ class RegistrarModule(Module):
             return 1
         contact_line = self._contact_header(record, now) if record is not None else None
         headers = [contact_line, *extra_headers] if contact_line else extra_headers
-        return 1 if self.core.send_reply(ctx, 200, "OK", headers) > 0 else -1
+        # (own_lines: the Contact and Path lines are ours, not checked again)
+        return 1 if self.core.send_reply(ctx, 200, "OK", headers, own_lines=True) > 0 else -1
 
     def _send_error(self, ctx: Any, exc: RegistrarError) -> None:
         headers = [*exc.headers, f"P-Registrar-Error: {exc.info}"]
@@ -392,12 +393,14 @@ class RegistrarModule(Module):
             headers.append(f"Retry-After: {self.retry_after}")
         self.core.send_reply(ctx, exc.status, REASONS.get(exc.status, "Error"), headers)
 
-    def _request_contacts(self, msg: Any) -> tuple[list[NameAddr], bool]:
-        """The Contact elements, checked as 1.6's check_contacts() does."""
+    def _request_contacts(self, msg: Any) -> tuple[list[NameAddr], bool, str, int]:
+        """The Contact elements, checked as 1.6's check_contacts() does, and whether
+        it is '*'; the Call-ID and CSeq number (checked here, kept for the bindings)."""
         try:
-            if not msg.get("call-id"):  # (msg.call_id's test, without the property call)
+            callid = msg.get("call-id")
+            if not callid:  # (msg.call_id's test, without the property call)
                 raise ParseError("missing Call-ID")
-            msg.cseq
+            cseq = msg.cseq.number
         except ParseError:
             raise RegistrarError(400, "Message parse error") from None
         has_star = False
@@ -411,25 +414,27 @@ class RegistrarModule(Module):
         except ParseError:
             raise RegistrarError(400, "Contact parse error") from None
         if not has_star:
-            return contacts, False
+            return contacts, False, callid, cseq
         if len(contacts) > 1:
             raise RegistrarError(400, "* used in contact and more than 1 contact")
         now = int(time.time())
         if self._header_expires(msg, now) != 0:
             raise RegistrarError(400, "* used in contact and expires is not zero")
-        return [], True
+        return [], True, callid, cseq
 
-    def _common_info(self, ctx: Any, flags: SaveFlags, now: int) -> ContactInfo:
+    def _common_info(self, ctx: Any, flags: SaveFlags, now: int, callid: str, cseq: int) -> ContactInfo:
         msg = ctx.msg
         get = msg.get
-        callid = get("call-id").strip()  # (_request_contacts checked msg.call_id)
-        cseq = msg.cseq.number
         socket = None
         if flags.socket_header and self.sock_hdr_name:
             socket = self._socket_from_header(msg)
         if socket is None:
-            if ctx.local_ip:  # (_receiving_socket's usual case, without the call)
-                socket = f"{ctx.proto.lower()}:{ctx.local_ip}:{ctx.local_port}"
+            listener = ctx.listener
+            # the receiving listener's name is _receiving_socket()'s text, made once: no call
+            # and f-string per REGISTER
+            if listener is not None and listener.host == ctx.local_ip and listener.port == ctx.local_port \
+                    and listener.proto == ctx.proto:
+                socket = listener.name
             else:
                 socket = self._receiving_socket(ctx)
         user_agent = (get("user-agent") or "").strip() or "n/a"
@@ -444,7 +449,7 @@ class RegistrarModule(Module):
                     cflags |= self.usrloc.nat_flag
         # positional: ContactInfo's field order (expires, q, callid, cseq, flags, cflags,
         # user_agent, received, path, socket, methods, last_modified); keywords cost more
-        return ContactInfo(0, -1, callid, cseq, FL_MEM if flags.memory_only else FL_NONE, cflags,
+        return ContactInfo(0, -1, callid.strip(), cseq, FL_MEM if flags.memory_only else FL_NONE, cflags,
                            user_agent, received, path, socket,
                            None if get("allow") is None else self._allow_methods(msg), now)
 
@@ -499,10 +504,11 @@ class RegistrarModule(Module):
         return f"{proto.lower()}:{host}:{port_text}"
 
     def _add_contacts(
-        self, ctx: Any, location: Location, aor: str, contacts: list[NameAddr], flags: SaveFlags, now: int
+        self, ctx: Any, location: Location, aor: str, contacts: list[NameAddr], flags: SaveFlags, now: int,
+        callid: str, cseq: int,
     ) -> None:
         msg = ctx.msg
-        common = self._common_info(ctx, flags, now)
+        common = self._common_info(ctx, flags, now, callid, cseq)
         common_received, common_methods = common.received, common.methods
         record = location.get_record(aor)
         received_avp = None
@@ -512,7 +518,9 @@ class RegistrarModule(Module):
 
         # (uri, expires, q, code, existing, received, methods): what each contact becomes
         planned: list[tuple[str, int, int, int, Contact | None, str | None, frozenset[str] | None]] = []
-        count = len(record.valid_contacts(now)) if record is not None else 0
+        limit = flags.max_contacts if flags.max_contacts is not None else self.max_contacts
+        # the valid bindings are counted only under a limit (a refresh without one skips it)
+        count = len(record.valid_contacts(now)) if limit and record is not None else 0
         header_expires = self._header_expires(msg, now)
         for contact in contacts:
             received, methods = common_received, common_methods  # the message's
@@ -539,13 +547,13 @@ class RegistrarModule(Module):
                 raise RegistrarError(400, "Invalid CSeq number")
             if code == RETRANSMISSION:
                 continue
-            if code == NOT_FOUND and expires:
-                count += 1
-            elif code == FOUND and not expires and existing is not None and existing.is_valid(now):
-                count -= 1
+            if limit:
+                if code == NOT_FOUND and expires:
+                    count += 1
+                elif code == FOUND and not expires and existing is not None and existing.is_valid(now):
+                    count -= 1
             planned.append((contact.uri_text, expires, q, code, existing, received, methods))
 
-        limit = flags.max_contacts if flags.max_contacts is not None else self.max_contacts
         if limit and count > limit and not flags.force:
             log.info("registrar: too many contacts for AOR <%s>", aor)
             raise RegistrarError(503, "Too many registered contacts")

@@ -109,13 +109,15 @@ def _plain_line(line: str) -> bool:
 
 def build_reply_bytes(request: Request, status: int, reason: str | None = None, to_tag: str | None = None,
                       headers: list[str] | tuple[str, ...] = (), body: bytes = b"",
-                      last_line: str | None = None) -> bytes:
+                      last_line: str | None = None, own_lines: list[str] | tuple[str, ...] = ()) -> bytes:
     """``build_reply(...).to_bytes()`` without the Response: the datagram written
     straight from the request's header lines (stateless replies need no more).
-    ``last_line``: one more extra line after ``headers`` (the Server line: the same
-    text every time, so its check is remembered)."""
+    ``own_lines``: extra lines after ``headers`` that the caller wrote itself, each one
+    good header line and not a Content-Length, so not checked (the registrar's Contact).
+    ``last_line``: one more extra line after those (the Server line: the same text
+    every time, so its check is remembered)."""
     if last_line is not None and not _plain_line(last_line):
-        headers, last_line = [*headers, last_line], None
+        headers, own_lines, last_line = [*headers, *own_lines, last_line], (), None
     lines = [f"SIP/2.0 {status} {reason if reason is not None else reason_phrase(status)}"]
     add = lines.append
     tag_to = None  # decided at the first To line (not request.has_to_tag(), without its lookups)
@@ -126,8 +128,8 @@ def build_reply_bytes(request: Request, status: int, reason: str | None = None, 
                 if tag_to is None:
                     tag_to = bool(to_tag) and status > 100 and (
                         "tag" not in header.value.lower() or request.to.tag is None)
-                if tag_to:
-                    add(_tagged_to_line(header, to_tag))  # type: ignore[arg-type]
+                if tag_to:  # (_tagged_to_line's text, without its frame)
+                    add(f"{header.raw.partition(':')[0].strip()}: {header.value};tag={to_tag}")
                     continue
             add(header.raw)
     # the extra lines as head_text() writes them: one Content-Length, fitting the body
@@ -145,10 +147,12 @@ def build_reply_bytes(request: Request, status: int, reason: str | None = None, 
                 add(f"{spelled.strip()}: {length}")
                 continue
         add(line.rstrip("\r\n"))
+    if own_lines:
+        lines += own_lines
     if last_line is not None:
         add(last_line)
     if not has_length:
-        add(f"Content-Length: {length}")
+        add(f"Content-Length: {length}" if length else "Content-Length: 0")
     add("")
     add("")
     return "\r\n".join(lines).encode(ENCODING, ERRORS) + body

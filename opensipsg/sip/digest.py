@@ -305,13 +305,16 @@ def build_challenge(
     opaque (which 1.6 never sends) after the nonce.  Pass ``algorithm=None``
     to leave it out.
     """
-    parts = [f"Digest realm={_quote(realm)}", f"nonce={_quote(nonce)}"]
+    # (one string grown in place, not a list and a join: one per 401/407); our nonces
+    # are hex, so theirs needs no escaping unless it has a quote or a backslash
+    text = f"Digest realm={_quote(realm)}, nonce=" + (
+        f'"{nonce}"' if '"' not in nonce and "\\" not in nonce else _quote(nonce))
     if opaque is not None:
-        parts.append(f"opaque={_quote(opaque)}")
+        text += f", opaque={_quote(opaque)}"
     if qop:
-        parts.append(f"qop={_quote(qop)}")
+        text += f", qop={_quote(qop)}"
     if stale:
-        parts.append("stale=true")
+        text += ", stale=true"
     if algorithm:
-        parts.append(f"algorithm={algorithm}")
-    return ", ".join(parts)
+        text += f", algorithm={algorithm}"
+    return text

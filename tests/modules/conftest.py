@@ -70,7 +70,8 @@ class FakeCore:
         self.script_vars: dict[str, Any] = {}
         self.reply_result = 1
 
-    def send_reply(self, ctx: Any, status: int, reason: str, headers: list[str] = [], body: bytes = b"") -> int:  # noqa: B006
+    def send_reply(self, ctx: Any, status: int, reason: str, headers: list[str] = [], body: bytes = b"",  # noqa: B006
+                   own_lines: bool = False) -> int:
         self.replies.append(Reply(status, reason, headers, body))
         return self.reply_result
 

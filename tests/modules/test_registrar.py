@@ -389,3 +389,19 @@ def test_missing_usrloc():
     registrar = RegistrarModule(FakeCore())
     with pytest.raises(ValueError):
         registrar.init()
+
+
+
+def test_binding_socket_from_the_listener_name(core, setup):
+    # the receiving listener's name stands for the socket text when the context is on it
+    from opensipsg.core import Listener
+
+    usrloc, registrar = setup
+    for listener, user in ((Listener("udp", "10.0.0.1", 5060, "10.0.0.1", 5060), "alice"),
+                           (Listener("udp", "10.0.0.2", 5060, "10.0.0.2", 5060), "bob")):
+        rc, _ = save(core, registrar, register(contacts=(f"<sip:{user}@192.0.2.10:5062>",),
+                                               to=f"<sip:{user}@example.com>"),
+                     proto="udp", listener=listener)
+        assert rc == 1
+        contact = usrloc.get_domain("location").get_record(user).contacts[0]
+        assert contact.socket == "udp:10.0.0.1:5060"

@@ -93,3 +93,15 @@ def test_build_reply_bytes_refuses_a_bad_last_line():
         for _ in range(2):
             with pytest.raises(ParseError):
                 build_reply_bytes(request, 200, "OK", "t", ["Server: x"], b"", bad)
+
+
+@pytest.mark.parametrize("last", [None, "Server: opensipsg", "l: 7", "X-A: 1\r\nX-B: 2"])
+def test_build_reply_bytes_own_lines_after_the_extra_lines(last):
+    # own_lines (written by the caller, not checked) go after headers, before last_line
+    own = ("Contact: <sip:a@10.0.0.1>;expires=60, <sip:b@10.0.0.2>;q=0.5;expires=5", "Path: <sip:p;lr>")
+    for request in _requests():
+        for extra in EXTRAS:
+            for body in (b"", b"hello"):
+                lines = [*extra, *own] if last is None else [*extra, *own, last]
+                expected = build_reply(request, 200, "OK", "t", lines, body).to_bytes()
+                assert build_reply_bytes(request, 200, "OK", "t", extra, body, last, own) == expected

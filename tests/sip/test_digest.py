@@ -138,6 +138,8 @@ def test_build_challenge() -> None:
         'Digest realm="biloxi.com", nonce="abc", opaque="op", qop="auth", stale=true, algorithm=MD5'
     )
     assert build_challenge('we"ird', "n", None, False, algorithm=None) == 'Digest realm="we\\"ird", nonce="n"'
+    # a nonce (not one of ours) with a quote or a backslash is escaped as the realm is
+    assert build_challenge("r", 'a"b\\c', None, False, algorithm=None) == 'Digest realm="r", nonce="a\\"b\\\\c"'
 
 
 def test_parse_challenge_round_trip() -> None:
