@@ -1,4 +1,4 @@
-"""Timers of the transaction layer: every deadline of one hub in one heap, on one libev timer.
+"""Timers of the transaction layer: every deadline of one hub in one queue, on one libev timer.
 
 A proxied call arms about ten timers (retransmission, final-response and wait
 timers of two transactions and their branches) and disarms most of them long
@@ -6,13 +6,21 @@ before they are due: a provisional reply stops A and E, a final reply B, F and
 fr_inv_timer. A libev timer per transaction used to fire for deadlines that
 had been disarmed meanwhile, and cost a watcher object each time the earliest
 deadline moved. Here a :class:`TimerSet` (the named timers of one transaction
-or branch) puts its deadlines in the hub's :class:`TimerQueue`, a binary heap
-with a single libev timer set for its earliest live entry. Disarming only marks
-the entry cancelled (a heap cannot remove from the middle cheaply); cancelled
-entries are skipped when they reach the top, and the heap is rebuilt without
-them once they are the majority, so it never holds more than about twice the
-live deadlines. asyncio's event loop handles cancelled timer handles the same
-way.
+or branch) puts its deadlines in the hub's :class:`TimerQueue`, with a single
+libev timer set for its earliest live entry.
+
+The queue is a FIFO *lane* per delay: tm arms a handful of delays (T1 and its
+doublings, fr_timer, fr_inv_timer, wt_timer, T4), and deadlines of one delay
+come due in the order they were armed, so each lane is sorted by construction;
+taking the earliest off is O(1) and touches only the front. (One binary heap
+of every deadline cost about 15 cache-cold levels per pop with the wait timers
+of some 10,000 calls in it.) Delays beyond the first :data:`LANES` distinct
+ones, e.g. fr_timer AVPs with many values, share one heap. Disarming only marks
+the entry cancelled; cancelled entries are dropped when they reach the front,
+and the queue is rebuilt without them once they are the majority (a live
+fr_inv_timer at the front of its lane keeps those behind it), so it never
+holds more than about twice the live deadlines. asyncio's event loop handles
+cancelled timer handles the same way.
 
 Callbacks run in pooled worker greenlets (workers.py), so they may block: the callbacks due
 at one expiry run one after another in a worker, and another worker takes the rest over when
@@ -21,6 +29,7 @@ one of them blocks.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from heapq import heapify, heappop, heappush
 from itertools import count
 from time import monotonic
@@ -32,9 +41,23 @@ from .workers import shared_pool
 
 log = logging.getLogger("opensipsg.transport")
 
-# a heap entry: [deadline, sequence number, owner TimerSet (None once cancelled), name, callback, arg];
+# an entry: [deadline, sequence number, owner TimerSet (None once cancelled), name, callback, arg];
 # a list, so cancelling can clear it in place; the unique sequence number keeps comparisons to two fields
 _AT, _SEQ, _OWNER, _NAME, _CALLBACK, _ARG = range(6)
+
+LANES = 32  # distinct delays with a FIFO lane of their own; the others share a heap
+
+
+class _HeapLane(list):  # type: ignore[type-arg]
+    """The lane of the delays without one of their own: a heap with a lane's two methods."""
+
+    __slots__ = ()
+
+    def append(self, entry: list[Any]) -> None:  # type: ignore[override]
+        heappush(self, entry)
+
+    def popleft(self) -> list[Any]:
+        return heappop(self)
 
 
 class TimerQueue:
@@ -42,31 +65,47 @@ class TimerQueue:
 
     # a deadline this close is due (libev's and our clocks round differently)
     SLACK = 0.001
-    # rebuild the heap once more than half of it, and at least this many entries, are cancelled
+    # rebuild the queue once more than half of it, and at least this many entries, are cancelled
     COMPACT_AFTER = 1024
 
     def __init__(self, loop: Any) -> None:
         self._loop = loop
-        self._heap: list[list[Any]] = []
+        self._lanes: dict[float, Any] = {}  # delay -> its FIFO (a deque)
+        self._heap = _HeapLane()
         self._seq = count()
         self._timer: Any = None
         self._timer_at = 0.0
+        self.size = 0  # entries in the lanes and the heap, cancelled ones included
         self.cancelled = 0
 
     def __len__(self) -> int:
-        """Entries in the heap, cancelled ones included."""
-        return len(self._heap)
+        """Entries queued, cancelled ones included."""
+        return self.size
+
+    def lane(self, delay: float) -> Any:
+        """Where a deadline ``delay`` seconds from now goes (TimerSet.arm asks when the
+        lanes have none for it yet)."""
+        lane = self._lanes.get(delay)
+        if lane is None:
+            if len(self._lanes) >= LANES:
+                return self._heap
+            lane = self._lanes[delay] = deque()
+        return lane
 
     def cancel(self, entry: list[Any]) -> None:
         entry[_OWNER] = entry[_CALLBACK] = entry[_ARG] = None  # nothing of the owner stays referenced
         self.cancelled += 1
-        if self.cancelled > self.COMPACT_AFTER and 2 * self.cancelled > len(self._heap):
+        if self.cancelled > self.COMPACT_AFTER and 2 * self.cancelled > self.size:
             self._compact()
 
     def _compact(self) -> None:
-        heap = [e for e in self._heap if e[_OWNER] is not None]
+        size = 0
+        for delay, lane in self._lanes.items():
+            lane = self._lanes[delay] = deque(e for e in lane if e[_OWNER] is not None)
+            size += len(lane)
+        heap = self._heap = _HeapLane(e for e in self._heap if e[_OWNER] is not None)
         heapify(heap)
-        self._heap = heap
+        self.size = size + len(heap)
         self.cancelled = 0
 
     def _start(self, at: float) -> None:
@@ -81,25 +120,36 @@ class TimerQueue:
         timer.start(self._expired, update=True)
 
     def _expired(self) -> None:
-        """In the hub: take the due entries off the heap, wait for the next live one, run them."""
+        """In the hub: take the due entries off the lanes, wait for the next live one, run them."""
         self._timer = None  # it has fired: nothing to stop
-        heap = self._heap
         due_before = monotonic() + self.SLACK
         due = []
-        while heap and heap[0][_AT] <= due_before:
-            entry = heappop(heap)
-            owner = entry[_OWNER]
-            if owner is None:
-                self.cancelled -= 1
-            else:
-                del owner._deadlines[entry[_NAME]]
-                due.append(entry)
-        while heap and heap[0][_OWNER] is None:  # no wake-up for a deadline that is cancelled
-            heappop(heap)
-            self.cancelled -= 1
-        if heap:
-            self._start(heap[0][_AT])
+        taken = cancelled = 0
+        earliest = None
+        for lane in (*self._lanes.values(), self._heap):
+            while lane:
+                entry = lane[0]
+                owner = entry[_OWNER]
+                if owner is None:  # cancelled: dropped when it reaches the front, due or not
+                    lane.popleft()
+                    cancelled += 1
+                elif entry[_AT] <= due_before:
+                    lane.popleft()
+                    del owner._deadlines[entry[_NAME]]
+                    due.append(entry)
+                else:  # the lane's next live deadline
+                    if earliest is None or entry[_AT] < earliest:
+                        earliest = entry[_AT]
+                    break
+            taken += cancelled
+            self.cancelled -= cancelled
+            cancelled = 0
+        self.size -= taken + len(due)
+        if earliest is not None:
+            self._start(earliest)
         if due:
+            if len(due) > 1:
+                due.sort()  # deadline order across the lanes
             due.reverse()  # _run_due pops them in deadline order
             run = shared_pool().run  # we are in the hub: a pooled worker runs them now
             while due:
@@ -150,9 +200,13 @@ class TimerSet:
         if old is not None:
             queue.cancel(old)
         at = monotonic() + delay if delay > 0.0 else monotonic()
-        # straight onto the queue's heap (a call arms about ten of these)
+        # straight onto the lane of this delay (a call arms about ten of these)
         entry = deadlines[name] = [at, next(queue._seq), self, name, callback, arg]
-        heappush(queue._heap, entry)
+        lane = queue._lanes.get(delay)
+        if lane is None:
+            lane = queue.lane(delay)
+        lane.append(entry)
+        queue.size += 1
         if queue._timer is None or at < queue._timer_at:
             queue._start(at)
 
@@ -163,7 +217,7 @@ class TimerSet:
             entry[_OWNER] = entry[_CALLBACK] = entry[_ARG] = None
             queue = self._queue
             cancelled = queue.cancelled = queue.cancelled + 1
-            if cancelled > queue.COMPACT_AFTER and 2 * cancelled > len(queue._heap):
+            if cancelled > queue.COMPACT_AFTER and 2 * cancelled > queue.size:
                 queue._compact()
 
     def clear_group(self, group: Any) -> None:

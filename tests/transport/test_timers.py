@@ -144,3 +144,39 @@ def test_callbacks_due_together_run_in_order_past_a_blocking_or_failing_one() ->
     assert fired == ["a", "b", "c", "d"]
     gevent.sleep(0.05)
     assert fired == ["a", "b", "c", "d", "b resumed"]
+
+
+def test_many_delays_fire_in_deadline_order_across_lanes_and_the_shared_heap() -> None:
+    """Each delay has a FIFO lane, up to LANES of them; further delays share a heap.
+    Deadlines interleaved over more delays than that still fire in deadline order."""
+    from opensipsg.transport import timers as timers_module
+
+    fired, callback = recorder()
+    sets = []
+    delays = [0.010 + 0.0005 * i for i in range(timers_module.LANES + 8)]
+    for i, delay in enumerate(reversed(delays)):  # the latest armed first
+        timers = TimerSet()
+        timers.arm("x", delay, callback, f"{delay:.4f}")
+        sets.append(timers)
+        if i % 5 == 0:
+            timers.arm("gone", delay / 2, callback, "never")
+            timers.disarm("gone")
+    gevent.sleep(0.08)
+    assert [arg for arg, _ in fired] == [f"{delay:.4f}" for delay in delays]
+
+
+def test_a_live_deadline_at_the_front_of_its_lane_does_not_keep_the_cancelled_behind_it() -> None:
+    """A call ringing for minutes holds the front of the fr_inv_timer lane; the entries of
+    the calls after it, all cancelled, must not pile up behind it."""
+    fired, callback = recorder()
+    queue = shared_queue()
+    before = len(queue)
+    ringing = TimerSet()
+    ringing.arm("FR_INV", 120.0, callback, "ringing")
+    for _ in range(5 * TimerQueue.COMPACT_AFTER):
+        timers = TimerSet()
+        timers.arm("FR_INV", 120.0, callback, None)
+        timers.disarm("FR_INV")
+    assert len(queue) - before <= 2 * TimerQueue.COMPACT_AFTER + 2
+    ringing.clear()
+    assert fired == []
