@@ -94,20 +94,6 @@ def _t_ruri_pv(ctx: Any, param: Any) -> str | None:
     return tx.request.ruri if tx is not None else None
 
 
-class _LayerCall:
-    """A script function that is the TransactionLayer method of the same arguments: bound to
-    the module it is that method itself, no wrapper frame per call (t_relay runs for each
-    INVITE, ACK and BYE of a call). ``__name__``/``__module__`` as a function's, for the docs."""
-
-    def __init__(self, name: str, method: str) -> None:
-        self.__name__ = name
-        self.__module__ = __name__
-        self._method = method
-
-    def __get__(self, module: Any, owner: Any = None) -> Any:
-        return self if module is None else getattr(module.core.tm, self._method)
-
-
 @register_module
 class TM(Module):
     name = "tm"
@@ -152,8 +138,9 @@ class TM(Module):
         layer.fr_timer_avp = _avp_key(self.fr_timer_avp)
         layer.fr_inv_timer_avp = _avp_key(self.fr_inv_timer_avp)
 
-    t_relay = function("t_relay", "any", "any", optional=2, routes=R | F, fixup=_relay_fixup)(
-        _LayerCall("t_relay", "relay"))
+    @function("t_relay", "any", "any", optional=2, routes=R | F, fixup=_relay_fixup)
+    def t_relay(self, ctx: Any, dest: str | None = None, flags: int = 0) -> int:
+        return self.core.tm.relay(ctx, dest, flags)
 
     @function("t_newtran", routes=R)
     def t_newtran(self, ctx: Any) -> int:
@@ -171,8 +158,9 @@ class TM(Module):
             return -1
         return self.core.tm.reply(ctx, status, value_of(reason, ctx))
 
-    t_check_trans = function("t_check_trans", routes=R | B)(
-        _LayerCall("t_check_trans", "check_trans"))
+    @function("t_check_trans", routes=R | B)
+    def t_check_trans(self, ctx: Any) -> int:
+        return self.core.tm.check_trans(ctx)
 
     @function("t_check_status", "regex", routes=R | F | O | B)
     def t_check_status(self, ctx: Any, pattern: Any) -> int:
