@@ -57,7 +57,7 @@ from ..errors import ParseError
 from ..registry import B, F, Module, Param, PVSpec, R, function, register_module
 from ..sip.message import Header
 from ..sip.nameaddr import parse_name_addr
-from ..sip.params import find_param, params_text
+from ..sip.params import Params, find_param, params_text
 from ..sip.uri import URI, parse_uri
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,14 @@ NOT_RR_DRIVEN = -1
 class RRState:
     """What rr remembers about one message (``ctx.extra['rr']``)."""
 
-    routed_params: str | None = None
+    routed: Params | None = None  # the params of our Route entry (routed_text() writes them)
     pending_params: str = ""
     inserted: list[Header] = field(default_factory=list)
+
+    def routed_text(self) -> str | None:
+        """Our Route entry's params as written (leading ';'), None when loose_route found none."""
+        routed = self.routed
+        return None if routed is None else params_text(routed)
 
 
 def _state(ctx: Any) -> RRState:
@@ -130,8 +135,9 @@ class RrModule(Module):
         "add_username": Param(int, 0),
         "ignore_user": Param(str, ""),
     }
+    _rr_address: tuple[Any, str] = (None, "")  # see _address()
     pseudo_variables = (
-        PVSpec("rr_params", lambda ctx, param: _state(ctx).routed_params or None, module="rr"),
+        PVSpec("rr_params", lambda ctx, param: _state(ctx).routed_text() or None, module="rr"),
     )
 
     # -- helpers ------------------------------------------------------------
@@ -179,22 +185,43 @@ class RrModule(Module):
         if tag is None:
             return -1
         user = self._username(ctx) if self.add_username else ""
-        host, port, transport = self.core.local_address(ctx)
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        state = _state(ctx)
-        text = "<sip:" + (f"{user}@" if user else "") + f"{host}:{port}"
-        if transport and transport.lower() != "udp":
-            text += f";transport={transport.lower()}"
-        text += ";lr=on" if self.enable_full_lr else ";lr"  # (_lr() without its frame)
+        # host:port[;transport];lr of the receiving listener, kept for the last one seen
+        # (no local_address call per request); an advertised address set by the script wins
+        listener = ctx.listener
+        extra = ctx.extra
+        address = self._rr_address
+        if address[0] is not listener or listener is None or "advertised_address" in extra \
+                or "advertised_port" in extra:
+            address = self._address(ctx)
+        text = "<sip:" + (f"{user}@" if user else "") + address[1]
         if tag:
             text += f";ftag={tag}"
         if params is not None:
             text += params.render(ctx)
-        text += state.pending_params + ">"
-        state.pending_params = ""
-        state.inserted.append(self._insert_rr(ctx, text))
+        state = extra.get("rr")
+        header = self._insert_rr(ctx, text + (state.pending_params if state is not None else "") + ">")
+        if state is None:  # (made only here: most requests never have one)
+            extra["rr"] = RRState(None, "", [header])
+        else:
+            state.pending_params = ""
+            state.inserted.append(header)
         return 1
+
+    def _address(self, ctx: Any) -> tuple[Any, str]:
+        """(listener, 'host:port[;transport=T];lr[=on]') of our Record-Route URI; kept in
+        _rr_address when it is the listener's own address."""
+        host, port, transport = self.core.local_address(ctx)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        text = f"{host}:{port}"
+        if transport and transport.lower() != "udp":
+            text += f";transport={transport.lower()}"
+        text += self._lr()
+        extra = ctx.extra
+        address = (ctx.listener, text)
+        if ctx.listener is not None and "advertised_address" not in extra and "advertised_port" not in extra:
+            self._rr_address = address
+        return address
 
     @function("record_route_preset", "fmt", routes=R | B | F)
     def record_route_preset(self, ctx: Any, data: Any) -> int:
@@ -242,7 +269,7 @@ class RrModule(Module):
         msg = ctx.msg
         state = ctx.extra.get("rr")
         if state is not None:  # made only when needed: most initial requests have no Route
-            state.routed_params = None
+            state.routed = None
         routes = msg.get_values("route")
         if not routes:
             return -1
@@ -264,10 +291,12 @@ class RrModule(Module):
         is_myself = self._is_myself if self.ignore_user else None  # (else core.is_myself, inline)
         myself = self.core.is_myself
         if is_myself(first) if is_myself else myself(first.host, first.port):
+            # the params kept as parsed: written out only if the script asks for them
             state = ctx.extra.get("rr")
             if state is None:
-                state = ctx.extra["rr"] = RRState()
-            state.routed_params = params_text(first.params)
+                ctx.extra["rr"] = RRState(first.params)
+            else:
+                state.routed = first.params
             double = bool(self.enable_double_rr) and find_param(first.params, "r2") is not None
             msg.remove_first_value("route")
             # our other entries on top: the second of a double RR pair, and
@@ -304,7 +333,7 @@ class RrModule(Module):
         """RFC 3261 16.4: the R-URI is our RR entry, put there by a strict router."""
         msg = ctx.msg
         state = _state(ctx)
-        state.routed_params = params_text(ruri.params)
+        state.routed = ruri.params
         first = _route_uri(top_route)
         if self.enable_double_rr and first.param("r2") is not None and self._is_myself(first):
             msg.remove_first_value("route")
@@ -326,7 +355,7 @@ class RrModule(Module):
     # -- route params ---------------------------------------------------------
     @function("check_route_param", "regex", routes=R)
     def check_route_param(self, ctx: Any, regex: re.Pattern[str]) -> int:
-        params = _state(ctx).routed_params
+        params = _state(ctx).routed_text()
         if not params:
             return -1
         return 1 if regex.search(params) else -1
@@ -338,7 +367,7 @@ class RrModule(Module):
             log.error("is_direction: unknown direction %r", direction)
             return -1
         actual = "downstream"
-        ftag = _param_value(_state(ctx).routed_params or "", "ftag")
+        ftag = _param_value(_state(ctx).routed_text() or "", "ftag")
         if ftag:
             try:
                 tag = ctx.msg.from_.tag

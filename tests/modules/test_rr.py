@@ -168,3 +168,34 @@ def test_check_route_param_without_loose_route(core, mod):
     ctx = make_ctx(core, INVITE)
     assert mod.check_route_param(ctx, compile_posix_ere("x")) == -1
     assert mod.is_direction(ctx, "downstream") == 1
+
+
+def test_record_route_address_kept_per_listener():
+    # the listener's address is kept between requests; an advertised address set by the
+    # script for one request, or another listener, is not served from it
+    from opensipsg.core import Listener
+
+    class Core(FakeCore):
+        def local_address(self, ctx):
+            listener = ctx.listener
+            return (ctx.extra.get("advertised_address") or listener.advertised_host,
+                    ctx.extra.get("advertised_port") or listener.advertised_port, listener.proto)
+
+    core = Core()
+    mod = RrModule(core)
+    mod.set_param("append_fromtag", 0)
+    one = Listener("udp", "10.0.0.1", 5060, "10.0.0.1", 5060)
+    two = Listener("tcp", "10.0.0.2", 5070, "pub.example.com", 5080)
+
+    def rr(listener, **extra):
+        ctx = make_ctx(core, INVITE, listener=listener)
+        ctx.extra.update(extra)
+        assert mod.record_route(ctx) == 1
+        return ctx.msg.get("record-route")
+
+    assert rr(one) == "<sip:10.0.0.1:5060;lr>"
+    assert rr(one, advertised_address="198.51.100.7") == "<sip:198.51.100.7:5060;lr>"
+    assert rr(one, advertised_port=5999) == "<sip:10.0.0.1:5999;lr>"
+    assert rr(one) == "<sip:10.0.0.1:5060;lr>"
+    assert rr(two) == "<sip:pub.example.com:5080;transport=tcp;lr>"
+    assert rr(one) == "<sip:10.0.0.1:5060;lr>"
