@@ -967,8 +967,12 @@ class _Compiler:
     def myself_check(self, get: ValueFn, eq: bool) -> Cond:
         """``get(ctx) == myself`` (``eq``) or ``!= myself`` in one closure."""
         is_ruri = get is _kw_uri
+        # the last (core, value, answer): a Core's names are fixed once it is made, and
+        # requests to one domain (every REGISTER's R-URI) repeat the value
+        last: tuple[Any, Any, bool] = (None, None, False)
 
         def check(ctx: Any) -> bool:
+            nonlocal last
             if is_ruri:  # 'uri == myself': ctx.ruri read here, no _kw_uri or property frame
                 request = ctx.request
                 if request is None:
@@ -980,6 +984,9 @@ class _Compiler:
                 value = get(ctx)
                 if value is None:
                     return not eq
+            core = ctx.core
+            if last[1] == value and last[0] is core and value.__class__ is str:
+                return last[2] is eq
             text = (value if value.__class__ is str else str(value)).strip()
             host, port = text, 0
             scheme, colon, _ = text.partition(":")
@@ -989,7 +996,10 @@ class _Compiler:
                 except OpensipsgError:
                     return not eq
                 host, port = uri.host, uri.port or (5061 if uri.scheme == "sips" else 5060)
-            return bool(ctx.core.is_myself(host, port)) is eq
+            found = bool(core.is_myself(host, port))
+            if value.__class__ is str:
+                last = (core, value, found)
+            return found is eq
         return check
 
     def keyword_compare(self, kw: ast.Keyword, op: str, right: Any, expr: ast.Compare) -> Cond:

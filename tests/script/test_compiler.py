@@ -490,6 +490,18 @@ route {
     assert rec_texts(mod) == ["uri", "rd", "ru", "fd"]
 
 
+def test_myself_answer_kept_per_core_and_value():
+    # 'uri == myself' remembers its last answer: only for the same value and the same core
+    script, core, mods = build(LOAD + 'route { if (uri == myself) rec("me"); else rec("other"); }')
+    other = FakeCore()
+    other.myself = {("192.0.2.99", 5060)}
+    mine = INVITE.replace("sip:bob@example.com SIP", "sip:bob@10.0.0.1 SIP")
+    for ctx_core, raw in ((core, mine), (core, mine), (other, mine), (core, mine), (core, INVITE),
+                          (core, mine.replace("@10.0.0.1", "@10.0.0.1:5070"))):
+        script.run("request", "0", make_ctx(ctx_core, raw))
+    assert rec_texts(mods["testmod"]) == ["me", "me", "other", "me", "other", "other"]
+
+
 def test_status_keyword_in_reply_route():
     rc, ctx, mod, _ = run('onreply_route[1] { if (status == "200") rec("ok"); if (status =~ "^2") rec("2xx"); }',
                           raw=REPLY_200, kind="onreply", name="1", route_type=RouteType.ONREPLY)
