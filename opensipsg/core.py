@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import socket
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -379,8 +378,9 @@ class Core:
     def _sl_to_tag(self, request: Request) -> str:
         """The To-tag of our stateless replies: the same for a request and its ACK
         (same Call-ID and From), so the ACK can be absorbed without parsing From."""
-        key = f"{request.get('call-id') or ''}\x00{request.get('from') or ''}"
-        return f"{self.sl_tag}-{zlib.crc32(key.encode('utf-8', 'surrogateescape')):08x}"
+        # hash() of the two values, in decimal: no joined key, encode, crc32 or hex format per
+        # stateless reply; str hashes are salted per process, as sl_tag is (it holds the start time)
+        return f"{self.sl_tag}-{hash((request.get('call-id'), request.get('from'))) & 0xFFFFFFFF}"
 
     def make_reply(
         self, ctx: RouteContext, status: int, reason: str, headers: list[str] | tuple[str, ...] = (),
