@@ -503,11 +503,17 @@ class Core:
     def outgoing_via(self, listener: Listener, branch: str, ctx: RouteContext | None = None) -> str:
         host = listener.advertised_host
         port = listener.advertised_port
+        rport = False
         if ctx is not None:
-            host = ctx.extra.get("advertised_address") or host
-            port = ctx.extra.get("advertised_port") or port
+            # 'in' tests, not get() calls: three per relayed request, the keys seldom set
+            extra = ctx.extra
+            if "advertised_address" in extra:
+                host = extra["advertised_address"] or host
+            if "advertised_port" in extra:
+                port = extra["advertised_port"] or port
+            rport = "force_local_rport" in extra and extra["force_local_rport"]
         via = f"SIP/2.0/{listener.proto.upper()} {host}:{port};branch={branch}"
-        if ctx is not None and ctx.extra.get("force_local_rport"):
+        if rport:
             via += ";rport"
         return via
 

@@ -267,7 +267,8 @@ class RrModule(Module):
     @function("loose_route", routes=R)
     def loose_route(self, ctx: Any) -> int:
         msg = ctx.msg
-        state = ctx.extra.get("rr")
+        extra = ctx.extra
+        state = extra["rr"] if "rr" in extra else None
         if state is not None:  # made only when needed: most initial requests have no Route
             state.routed = None
         routes = msg.get_values("route")
@@ -277,50 +278,46 @@ class RrModule(Module):
             preloaded = not msg.to.tag
             ruri = ctx.parsed_ruri()
             # (_is_myself's test without its frame when no ignore_user is set: the usual case)
-            if not preloaded and (self._is_myself(ruri) if self.ignore_user else
-                                  self.core.is_myself(ruri.host, ruri.port)):
+            is_myself = self._is_myself if self.ignore_user else None
+            myself = self.core.is_myself
+            if not preloaded and (is_myself(ruri) if is_myself else myself(ruri.host, ruri.port)):
                 return self._after_strict(ctx, ruri, routes[0])
-            return self._after_loose(ctx, preloaded, routes)
+            # the loose router's part (RFC 3261 16.4) written here: one frame less per
+            # in-dialog request
+            first = parse_name_addr(routes[0]).uri
+            if is_myself(first) if is_myself else myself(first.host, first.port):
+                # the params kept as parsed: written out only if the script asks for them
+                if state is None:
+                    extra["rr"] = RRState(first.params)
+                else:
+                    state.routed = first.params
+                double = bool(self.enable_double_rr) and find_param(first.params, "r2") is not None
+                msg.remove_first_value("route")
+                # our other entries on top: the second of a double RR pair, and
+                # any further entries of ours (a request that spiralled through us);
+                # the Route values left are those after each one removed (no need to read them again)
+                position = 1
+                while True:
+                    if position >= len(routes):
+                        return NOT_RR_DRIVEN if preloaded else RR_DRIVEN
+                    first = parse_name_addr(routes[position]).uri
+                    if not (double or (is_myself(first) if is_myself else myself(first.host, first.port))):
+                        break
+                    double = False
+                    msg.remove_first_value("route")
+                    position += 1
+            # _is_strict and _maddr_uri's tests read here (five frames less per in-dialog request)
+            params = first.params
+            if find_param(params, "lr") is None:
+                self._handle_strict_next_hop(ctx, first)
+            elif find_param(params, "maddr"):
+                ctx.dst_uri = _maddr_uri(first)
+            else:
+                ctx.dst_uri = first.raw or str(first)
+            return RR_DRIVEN
         except ParseError as exc:
             log.error("loose_route: %s", exc.reason)
             return RR_ERROR
-
-    def _after_loose(self, ctx: Any, preloaded: bool, routes: list[str]) -> int:
-        msg = ctx.msg
-        first = parse_name_addr(routes[0]).uri
-        is_myself = self._is_myself if self.ignore_user else None  # (else core.is_myself, inline)
-        myself = self.core.is_myself
-        if is_myself(first) if is_myself else myself(first.host, first.port):
-            # the params kept as parsed: written out only if the script asks for them
-            state = ctx.extra.get("rr")
-            if state is None:
-                ctx.extra["rr"] = RRState(first.params)
-            else:
-                state.routed = first.params
-            double = bool(self.enable_double_rr) and find_param(first.params, "r2") is not None
-            msg.remove_first_value("route")
-            # our other entries on top: the second of a double RR pair, and
-            # any further entries of ours (a request that spiralled through us);
-            # the Route values left are those after each one removed (no need to read them again)
-            position = 1
-            while True:
-                if position >= len(routes):
-                    return NOT_RR_DRIVEN if preloaded else RR_DRIVEN
-                first = parse_name_addr(routes[position]).uri
-                if not (double or (is_myself(first) if is_myself else myself(first.host, first.port))):
-                    break
-                double = False
-                msg.remove_first_value("route")
-                position += 1
-        # _is_strict and _maddr_uri's tests read here (five frames less per in-dialog request)
-        params = first.params
-        if find_param(params, "lr") is None:
-            self._handle_strict_next_hop(ctx, first)
-        elif find_param(params, "maddr"):
-            ctx.dst_uri = _maddr_uri(first)
-        else:
-            ctx.dst_uri = first.raw or str(first)
-        return RR_DRIVEN
 
     def _handle_strict_next_hop(self, ctx: Any, next_hop: URI) -> None:
         """RFC 3261 16.6 step 6: the next hop is a strict router."""
