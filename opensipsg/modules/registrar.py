@@ -664,7 +664,7 @@ class RegistrarModule(Module):
             if not no_branches:
                 for contact in chosen[1:]:
                     if len(ctx.branches) >= MAX_BRANCHES - 1:
-                        log.warning("lookup: too many branches for AOR <%s>", aor)
+                        log.warning("lookup: too many branches for AOR <%s>", uri_text)
                         break
                     ctx.branches.append(
                         Branch(contact.contact, self._destination(contact), contact.path, contact.q,

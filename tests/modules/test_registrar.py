@@ -300,6 +300,18 @@ def test_lookup(core, setup, clock):
     assert registrar.lookup(make_ctx(core, invite()), "location") == -1
 
 
+def test_lookup_with_more_contacts_than_branches_keeps_the_first_ones(core, setup, clock, caplog):
+    from opensipsg.modules.registrar import MAX_BRANCHES
+
+    usrloc, registrar = setup
+    contacts = [f"<sip:phone{n}@192.0.2.{n + 1}>;q=0.{n + 1:02d}" for n in range(MAX_BRANCHES + 2)]
+    assert registrar.save(make_ctx(core, register(contacts=contacts)), "location", "") == 1
+    ctx = make_ctx(core, invite())
+    assert registrar.lookup(ctx, "location") == 1
+    assert len(ctx.branches) == MAX_BRANCHES - 1  # the R-URI plus the branches: MAX_BRANCHES in all
+    assert "too many branches for AOR <sip:alice@example.com>" in caplog.text
+
+
 def test_lookup_aor_pv(core, setup, clock):
     usrloc, registrar = setup
     save(core, registrar, register())
