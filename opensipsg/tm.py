@@ -418,7 +418,10 @@ class TransactionLayer:
                 armed.clear()
             if tx.invite and not tx.relayed_any and not (flags & NO_AUTO_100) and tx.final_status == 0 \
                     and tx.last_reply_status < 100:
-                self._send_trying(tx, build_reply_bytes(request, 100, "Giving a try"))
+                # our 100 Trying as bytes, without a Response (_send_upstream's local path, inline)
+                self._counters["tm:local_replies"] += 1
+                tx.last_reply_status = 100
+                self._run_server(tx, tx.server.respond(100, build_reply_bytes(request, 100, "Giving a try")))
             targets = [ctx.branch0()] + ctx.branches
             ctx.branches = []
             if dest:
@@ -666,56 +669,54 @@ class TransactionLayer:
             client = client_branch.client
             if client is None:
                 return
-            if client_branch.final is None and reply.status >= 300 and tx.invite:
+            status = reply.status
+            if client_branch.final is None and status >= 300 and tx.invite:
                 client.make_ack = lambda r=reply, b=client_branch: build_ack(b.request, r).to_bytes()
-            if self._run_client(client_branch, client.response(reply.status)):
-                self._on_response(client_branch, reply, src_ip, src_port, listener)
-            elif 200 <= reply.status < 300 and tx.invite:
-                # 2xx retransmission for a completed branch: relay it again (end-to-end)
-                self._send_upstream(tx, reply, False, retransmission=True)
-
-    def _on_response(self, branch: ClientBranch, reply: Response, src_ip: str, src_port: int, listener: Any) -> None:
-        tx = branch.owner
-        status = reply.status
-        armed = tx.armed  # (usually empty: no get() call then)
-        route = branch.reply_route or (armed.get("onreply") if armed else None)
-        if route:
-            ctx = RouteContext(self.core, reply, RouteType.ONREPLY, src_ip=src_ip, src_port=src_port,
-                               proto=listener.proto, local_ip=listener.host, local_port=listener.port,
-                               listener=listener, transaction=tx, request=tx.request)
-            ctx.flags = tx.flags
-            if self.onreply_avp_mode:
-                ctx.avps = tx.avps
-            ctx.branch_index = branch.index
-            ctx.reply_code = status
-            self.core.script.run("onreply", route, ctx)
-            tx.flags = ctx.flags
-            if ctx.dropped and status < 200:
+            if not self._run_client(client_branch, client.response(status)):
+                if 200 <= status < 300 and tx.invite:
+                    # 2xx retransmission for a completed branch: relay it again (end-to-end)
+                    self._send_upstream(tx, reply, False, retransmission=True)
                 return
-        if status < 200:
-            branch.status = max(branch.status, status)
-            if branch.cancel_wanted and not branch.cancel_sent:
-                self._cancel_branch(branch)
-            if status > 100 and tx.final_status == 0:
-                self._send_upstream(tx, reply, False)
-                if self.callbacks["provisional_reply"]:
-                    self._fire("provisional_reply", tx, status, reply.reason, reply)
-            return
-        branch.status = status
-        branch.final = reply
-        branch.done = True
-        if status < 300:
-            if tx.final_status == 0 or tx.invite:  # a 2xx to an INVITE always goes up (16.7 step 10)
-                self._send_upstream(tx, reply, False)
-            for other in tx.branches:
-                if other is not branch and not other.done:
-                    self._cancel_branch(other)
-            return
-        if status >= 600 and not tx.in_failure_route:
-            for other in tx.branches:
-                if other is not branch and not other.done:
-                    self._cancel_branch(other)
-        self._maybe_complete(tx)
+            # delivered: the response goes on (here, not in a method of its own: a frame less a reply)
+            armed = tx.armed  # (usually empty: no get() call then)
+            route = client_branch.reply_route or (armed.get("onreply") if armed else None)
+            if route:
+                ctx = RouteContext(self.core, reply, RouteType.ONREPLY, src_ip=src_ip, src_port=src_port,
+                                   proto=listener.proto, local_ip=listener.host, local_port=listener.port,
+                                   listener=listener, transaction=tx, request=tx.request)
+                ctx.flags = tx.flags
+                if self.onreply_avp_mode:
+                    ctx.avps = tx.avps
+                ctx.branch_index = client_branch.index
+                ctx.reply_code = status
+                self.core.script.run("onreply", route, ctx)
+                tx.flags = ctx.flags
+                if ctx.dropped and status < 200:
+                    return
+            if status < 200:
+                client_branch.status = max(client_branch.status, status)
+                if client_branch.cancel_wanted and not client_branch.cancel_sent:
+                    self._cancel_branch(client_branch)
+                if status > 100 and tx.final_status == 0:
+                    self._send_upstream(tx, reply, False)
+                    if self.callbacks["provisional_reply"]:
+                        self._fire("provisional_reply", tx, status, reply.reason, reply)
+                return
+            client_branch.status = status
+            client_branch.final = reply
+            client_branch.done = True
+            if status < 300:
+                if tx.final_status == 0 or tx.invite:  # a 2xx to an INVITE always goes up (16.7 step 10)
+                    self._send_upstream(tx, reply, False)
+                for other in tx.branches:
+                    if other is not client_branch and not other.done:
+                        self._cancel_branch(other)
+                return
+            if status >= 600 and not tx.in_failure_route:
+                for other in tx.branches:
+                    if other is not client_branch and not other.done:
+                        self._cancel_branch(other)
+            self._maybe_complete(tx)
 
     def _maybe_complete(self, tx: ProxyTransaction) -> None:
         """All branches are done and none answered 2xx: pick the best reply (16.7),
@@ -847,12 +848,6 @@ class TransactionLayer:
             self.core.send_to(tx.reply_dest, data, tx.listener, tx.conn)
             return
         self._run_server(tx, tx.server.respond(status, data))
-
-    def _send_trying(self, tx: ProxyTransaction, data: bytes) -> None:
-        """_send_upstream() of our 100 Trying, written as bytes without a Response."""
-        self._counters["tm:local_replies"] += 1
-        tx.last_reply_status = max(tx.last_reply_status, 100)
-        self._run_server(tx, tx.server.respond(100, data))
 
     # -- requests of our own (MI t_uac_dlg) ------------------------------------
     def send_request(self, method: str, ruri: str, headers: str, body: str = "",
