@@ -42,11 +42,13 @@ _CLASS_STATS = {n: f"tm:{n}xx_transactions" for n in range(2, 7)}  # by final st
 
 
 class TransactionLock:
-    """A reentrant lock serializing the events of one transaction (a context manager only).
+    """A reentrant lock serializing the events of one transaction.
 
     gevent's RLock is pure Python and makes a semaphore per lock; this one takes a
     free lock with two attribute writes and makes its semaphore only when a greenlet
-    must wait (a late reply while failure_route blocks on a database).
+    must wait (a late reply while failure_route blocks on a database). The hot paths
+    call acquire()/release() in try/finally: ``with`` calls __enter__/__exit__ from C,
+    ~1,500 instructions more per block than two Python-to-Python calls.
     """
 
     __slots__ = ("_owner", "_count", "_waiters", "_wakeup")
@@ -57,7 +59,7 @@ class TransactionLock:
         self._waiters = 0
         self._wakeup: Semaphore | None = None
 
-    def __enter__(self) -> None:
+    def acquire(self) -> None:
         me = getcurrent()
         owner = self._owner
         if owner is me:
@@ -77,7 +79,7 @@ class TransactionLock:
         self._owner = me
         self._count = 1
 
-    def __exit__(self, *_exc: Any) -> None:
+    def release(self, *_exc: Any) -> None:
         count = self._count - 1
         if count:
             self._count = count
@@ -86,6 +88,9 @@ class TransactionLock:
         self._owner = None
         if self._waiters:
             self._wakeup.release()  # type: ignore[union-attr]
+
+    __enter__ = acquire
+    __exit__ = release
 
 
 class ClientBranch:
@@ -406,7 +411,9 @@ class TransactionLayer:
             if not created:
                 return 0
         assert tx is not None
-        with tx.lock:
+        lock = tx.lock
+        lock.acquire()  # (not `with`: see TransactionLock)
+        try:
             if tx.cancelled:
                 return -3
             tx.flags = ctx.flags
@@ -455,6 +462,8 @@ class TransactionLayer:
             tx.relayed_any = True
             self._counters["core:fwd_requests"] += sent
             return 1
+        finally:
+            lock.release()
 
     # -- branches -------------------------------------------------------------
     def _add_branch(self, tx: ProxyTransaction, ctx: RouteContext, target: Branch) -> int:
@@ -560,8 +569,12 @@ class TransactionLayer:
             self._run_server(tx, tx.server.timer(name[1:]))
 
     def _end(self, tx: ProxyTransaction, _name: str = "wait") -> None:
-        with tx.lock:
+        lock = tx.lock
+        lock.acquire()  # (not `with`: see TransactionLock; every transaction ends here)
+        try:
             tx.terminate()
+        finally:
+            lock.release()
 
     def _run_client(self, branch: ClientBranch, actions: list[Any]) -> bool:
         """Carry out a client transaction's actions; True if a response was delivered."""
@@ -663,7 +676,9 @@ class TransactionLayer:
             core.stats.inc("core:drop_replies")
             return
         tx = client_branch.owner
-        with tx.lock:
+        lock = tx.lock
+        lock.acquire()  # (not `with`: see TransactionLock)
+        try:
             if tx.done and reply.status >= 300:
                 return
             client = client_branch.client
@@ -717,6 +732,8 @@ class TransactionLayer:
                     if other is not client_branch and not other.done:
                         self._cancel_branch(other)
             self._maybe_complete(tx)
+        finally:
+            lock.release()
 
     def _maybe_complete(self, tx: ProxyTransaction) -> None:
         """All branches are done and none answered 2xx: pick the best reply (16.7),
