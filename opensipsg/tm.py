@@ -97,15 +97,18 @@ class ClientBranch:
     """One outgoing branch of a proxied transaction."""
 
     # its timers are in the transaction's TimerSet, named (index, timer): no TimerSet per branch
-    __slots__ = ("owner", "index", "request", "dest", "listener", "branch", "branch_id", "client",
-                 "status", "final", "done", "cancel_wanted", "cancel_sent", "reply_route", "cancel_client",
-                 "cancel_timers")
+    __slots__ = ("owner", "index", "_request", "_request_parts", "dest", "listener", "branch", "branch_id",
+                 "client", "status", "final", "done", "cancel_wanted", "cancel_sent", "reply_route",
+                 "cancel_client", "cancel_timers")
 
-    def __init__(self, owner: "ProxyTransaction", index: int, request: Request, dest: Any, listener: Any,
-                 branch: Branch, branch_id: str, client: ClientTransaction, reply_route: str | None) -> None:
+    def __init__(self, owner: "ProxyTransaction", index: int, request_parts: tuple[Any, ...], dest: Any,
+                 listener: Any, branch: Branch, branch_id: str, client: ClientTransaction,
+                 reply_route: str | None) -> None:
         self.owner = owner
         self.index = index
-        self.request = request
+        # the request sent, as Request's arguments: made only for a CANCEL or a hop-by-hop ACK
+        self._request: Request | None = None
+        self._request_parts = request_parts
         self.dest = dest
         self.listener = listener
         self.branch = branch
@@ -119,6 +122,14 @@ class ClientBranch:
         self.reply_route = reply_route
         self.cancel_client: ClientTransaction | None = None
         self.cancel_timers: TimerSet | None = None  # made with the CANCEL (most branches never send one)
+
+    @property
+    def request(self) -> Request:
+        """The request sent on this branch."""
+        request = self._request
+        if request is None:
+            request = self._request = Request(*self._request_parts)
+        return request
 
 
 class ProxyTransaction:
@@ -502,10 +513,12 @@ class TransactionLayer:
         if target.path:
             headers.append(Header.make("route", target.path))
         headers += source.headers
-        out = Request(source.method, target.uri, headers, source.body, source.version)
         timers = self.timers if self.fr_timer_avp is None and self.fr_inv_timer_avp is None else self._timers_for(ctx)
-        client = ClientTransaction(tx.invite, dest.proto != "udp", out.to_bytes(), None, timers)
-        client_branch = ClientBranch(tx, index, out, dest, listener, target, branch_id, client, reply_route)
+        # serialised without a Request object (ClientBranch.request makes one for a CANCEL or an ACK)
+        client = ClientTransaction(tx.invite, dest.proto != "udp", source.to_bytes_with(headers, target.uri),
+                                   None, timers)
+        client_branch = ClientBranch(tx, index, (source.method, target.uri, headers, source.body, source.version),
+                                     dest, listener, target, branch_id, client, reply_route)
         tx.branches.append(client_branch)
         self.clients[branch_id] = client_branch
         self._counters["tm:UAC_transactions"] += 1
