@@ -237,7 +237,7 @@ class LocalRequest:
     def _run(self, actions: list[Any], reply: Response | None = None) -> None:
         for action in actions:
             if isinstance(action, Send):
-                self.tm.core.send_to(self.dest, action.data, self.listener)
+                self.tm.core.send_to(self.dest, action, self.listener)
             elif isinstance(action, Arm):
                 self.timers.arm(action.timer, action.delay, self._timer, None)
             elif isinstance(action, Disarm):
@@ -565,7 +565,7 @@ class TransactionLayer:
         for action in actions:
             kind = action.__class__  # (the action classes are final: an identity test, not isinstance)
             if kind is Send:
-                self.core.send_to(tx.reply_dest, action.data, tx.listener, tx.conn)
+                self.core.send_to(tx.reply_dest, action, tx.listener, tx.conn)
             elif kind is Arm:
                 # every server timer is armed after the first final reply, i.e. after the wait timer
                 # that terminates the transaction: one due no earlier would never run (J, H: 64*T1)
@@ -595,7 +595,7 @@ class TransactionLayer:
         for action in actions:
             kind = action.__class__  # (the action classes are final: an identity test, not isinstance)
             if kind is Send:
-                if not self.core.send_to(branch.dest, action.data, branch.listener):
+                if not self.core.send_to(branch.dest, action, branch.listener):
                     branch.owner.timers.clear_group(branch.index)
                     self._branch_failed(branch)
                     # (a response among the actions not run is delivered all the same)
@@ -967,7 +967,7 @@ class TransactionLayer:
         assert timers is not None
         for action in actions:
             if isinstance(action, Send):
-                self.core.send_to(branch.dest, action.data, branch.listener)
+                self.core.send_to(branch.dest, action, branch.listener)
             elif isinstance(action, Arm):
                 timers.arm(action.timer, action.delay, self._cancel_timer, branch)
             elif isinstance(action, Disarm):
