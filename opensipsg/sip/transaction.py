@@ -22,11 +22,9 @@ from typing import Callable, Union
 # proxied call makes about twenty actions (unsafe_hash keeps them hashable as before).
 
 
-@dataclass(slots=True, unsafe_hash=True)
-class Send:
-    """Send these bytes to the transaction's peer."""
-
-    data: bytes
+# Send these bytes to the transaction's peer: the bytes are the action themselves (a
+# Send object per message sent cost ~1,600 instructions; a call sends six)
+Send = bytes
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -153,7 +151,7 @@ class ServerTransaction:
 
     # transitions
     def _resend(self, status: int, data: bytes) -> list[Action]:
-        return [Send(self.last_response)] if self.last_response is not None else []
+        return [self.last_response] if self.last_response is not None else []
 
     def _absorb(self, status: int, data: bytes) -> list[Action]:
         return []
@@ -162,7 +160,7 @@ class ServerTransaction:
         self.last_response, self.last_status = data, status
         if not self.invite:
             self.state = "proceeding"
-        return [Send(data)]
+        return [data]
 
     def _send_2xx_invite(self, status: int, data: bytes) -> list[Action]:
         # 17.2.1: a 2xx ends the INVITE server transaction; the TU (proxy) relays
@@ -170,12 +168,12 @@ class ServerTransaction:
         # TU's own wait period, but the machine itself is done.
         self.last_response, self.last_status = data, status
         self.state = TERMINATED
-        return [Send(data), _TERMINATE]
+        return [data, _TERMINATE]
 
     def _send_final_invite(self, status: int, data: bytes) -> list[Action]:
         self.last_response, self.last_status = data, status
         self.state = "completed"
-        actions: list[Action] = [Send(data), Arm("H", 64 * self.timers.t1)]
+        actions: list[Action] = [data, Arm("H", 64 * self.timers.t1)]
         if not self.reliable:
             self._g_interval = self.timers.t1
             actions.append(Arm("G", self._g_interval))
@@ -183,7 +181,7 @@ class ServerTransaction:
 
     def _timer_g(self, status: int, data: bytes) -> list[Action]:
         self._g_interval = min(2 * self._g_interval, self.timers.t2)
-        return [Send(self.last_response or b""), Arm("G", self._g_interval)]
+        return [self.last_response or b"", Arm("G", self._g_interval)]
 
     def _timer_h(self, status: int, data: bytes) -> list[Action]:
         self.state = TERMINATED
@@ -201,7 +199,7 @@ class ServerTransaction:
     def _send_final_non_invite(self, status: int, data: bytes) -> list[Action]:
         self.last_response, self.last_status = data, status
         self.state = "completed"
-        return [Send(data), _ARM_J_RELIABLE if self.reliable else self.timers.arms["J"]]
+        return [data, _ARM_J_RELIABLE if self.reliable else self.timers.arms["J"]]
 
 
 S = ServerTransaction
@@ -261,10 +259,10 @@ class ClientTransaction:
         self._interval = timers.t1
         arms = timers.arms
         if self.reliable:
-            return [Send(self.request), arms["B" if self.invite else "F"]]
+            return [self.request, arms["B" if self.invite else "F"]]
         if self.invite:
-            return [Send(self.request), arms["A"], arms["B"]]
-        return [Send(self.request), arms["E"], arms["F"]]
+            return [self.request, arms["A"], arms["B"]]
+        return [self.request, arms["E"], arms["F"]]
 
     def response(self, status: int) -> list[Action]:
         event = "1xx" if status < 200 else ("2xx" if status < 300 else "final")
@@ -287,7 +285,7 @@ class ClientTransaction:
     # INVITE client
     def _retransmit_a(self, status: int) -> list[Action]:
         self._interval *= 2
-        return [Send(self.request), Arm("A", self._interval)]
+        return [self.request, Arm("A", self._interval)]
 
     def _timeout(self, status: int) -> list[Action]:
         self.state = TERMINATED
@@ -327,13 +325,13 @@ class ClientTransaction:
         self.last_status = status
         self._ack = self.make_ack() if self.make_ack is not None else None
         if self._ack is not None:
-            actions.append(Send(self._ack))
+            actions.append(self._ack)
         actions.append(_DELIVER_RESPONSE.get(status) or Deliver("response", status))
         actions.append(_ARM_D_RELIABLE if self.reliable else _ARM_D)
         return actions
 
     def _resend_ack(self, status: int) -> list[Action]:
-        return [Send(self._ack)] if self._ack is not None else []
+        return [self._ack] if self._ack is not None else []
 
     def _end(self, status: int) -> list[Action]:
         self.state = TERMINATED
@@ -345,7 +343,7 @@ class ClientTransaction:
             self._interval = min(2 * self._interval, self.timers.t2)
         else:
             self._interval = self.timers.t2
-        return [Send(self.request), Arm("E", self._interval)]
+        return [self.request, Arm("E", self._interval)]
 
     def _provisional_trying(self, status: int) -> list[Action]:
         self.state = "proceeding"

@@ -57,3 +57,32 @@ def test_a_killed_waiter_leaves_the_lock_usable() -> None:
     owner.join(timeout=1)
     entered = gevent.spawn(lambda: lock.__enter__() or "in")
     assert entered.get(timeout=1) == "in"
+
+
+def test_acquire_release_and_with_are_one_lock() -> None:
+    # the hot paths take it with acquire()/release(), the others with `with`: one count
+    lock = TransactionLock()
+    events: list[str] = []
+
+    def holder() -> None:
+        lock.acquire()
+        try:
+            with lock:  # a failure route's t_reply under handle_reply's acquire()
+                events.append("holder in")
+                gevent.sleep(0.01)
+            events.append("holder still owns it")
+            gevent.sleep(0.01)
+        finally:
+            lock.release()
+        events.append("holder out")
+
+    def waiter() -> None:
+        lock.acquire()
+        events.append("waiter in")
+        lock.release()
+
+    first = gevent.spawn(holder)
+    gevent.sleep(0)
+    other = gevent.spawn(waiter)
+    gevent.joinall([first, other], timeout=2)
+    assert events == ["holder in", "holder still owns it", "holder out", "waiter in"]

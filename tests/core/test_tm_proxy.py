@@ -194,3 +194,18 @@ def test_the_main_reply_route_runs_for_every_reply():
     assert [r.status for r in rec.replies_to(UAC)] == [100, 180]
     core.tm.stop()
     plain.tm.stop()
+
+
+def test_a_branch_request_is_made_when_needed_and_is_what_was_sent():
+    # the branch keeps Request's arguments and sends their bytes; its Request comes later
+    # (a CANCEL, a hop-by-hop ACK) and must match the bytes sent, not the script's later changes
+    core, rec = make_core(RELAY_ALL)
+    feed(core, INVITE, UAC)
+    (tx,) = core.tm.servers.values()
+    (branch,) = tx.branches
+    assert branch._request is None
+    tx.request.add_header("subject", "added after t_relay")
+    (sent,) = rec.requests_to(UAS, "INVITE")
+    assert branch.request.to_bytes() == sent.to_bytes() == branch.client.request
+    assert branch.request is branch.request
+    assert branch.request.via1.branch == branch.branch_id and branch.request.get("subject") is None

@@ -4,7 +4,7 @@ import pytest
 
 from opensipsg.errors import ScriptError
 from opensipsg.registry import RouteType
-from tests.script.test_compiler import INVITE, build, make_ctx, rec_texts, run
+from tests.script.test_compiler import INVITE, LOAD, build, make_ctx, rec_texts, run
 
 
 def test_uri_rewriting_functions():
@@ -196,3 +196,21 @@ def test_setdebug_and_error_noop():
 def test_core_functions_accept_bare_numbers_and_quoted():
     rc, ctx, mod, _ = run('route { setflag("3"); strip("1"); if (isflagset(3)) rec("$rU"); }')
     assert rec_texts(mod) == ["ob"]
+
+
+def test_branch0_sets_every_branch_field():
+    # branch0() writes the fields itself (no Branch.__init__): a new field must be set there too
+    from dataclasses import fields
+
+    from opensipsg.script.context import Branch
+
+    _, core, _ = build(LOAD + "route { exit; }")
+    ctx = make_ctx(core)
+    plain = ctx.branch0()
+    assert plain == Branch("sip:bob@example.com")
+    ctx.new_uri, ctx.dst_uri, ctx.path = "sip:a@b.org", "sip:1.2.3.4", "<sip:p.org;lr>"
+    ctx.q, ctx.bflags, ctx.force_socket = 500, 6, "udp:10.0.0.1:5060"
+    made = ctx.branch0()
+    assert made == Branch("sip:a@b.org", "sip:1.2.3.4", "<sip:p.org;lr>", 500, 6, "udp:10.0.0.1:5060")
+    assert all(hasattr(made, f.name) for f in fields(Branch))
+    assert made is not ctx.branch0()  # a new one each time: t_relay's targets are changed in place

@@ -24,7 +24,7 @@ class Wire:
     def apply(self, actions) -> None:
         for action in actions:
             if isinstance(action, Send):
-                self.sent.append((self.now, action.data))
+                self.sent.append((self.now, action))
             elif isinstance(action, Arm):
                 self.timers[action.timer] = self.now + action.delay
             elif isinstance(action, Disarm):
@@ -227,3 +227,14 @@ def test_invite_client_final_stops_exactly_the_timers_running() -> None:
             wire.timers.clear()
             wire.apply(actions)
             assert set(wire.timers) == (set() if status < 300 else {"D"})
+
+
+def test_a_send_action_is_the_bytes_to_send_themselves() -> None:
+    # (no object around them: the edge sends the action as it is)
+    request, reply = b"BYE sip:b@h SIP/2.0\r\n\r\n", b"SIP/2.0 200 OK\r\n\r\n"
+    client = ClientTransaction(False, False, request, timers=TIMERS)
+    first = client.start()[0]
+    assert first is request and first.__class__ is Send
+    server = ServerTransaction(False, False, TIMERS)
+    assert server.respond(200, reply)[0] is reply
+    assert server.request() == [reply]  # a retransmitted request gets the same bytes again
