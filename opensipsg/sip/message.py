@@ -348,6 +348,10 @@ def header_from_line(line: str) -> Header:
     return Header(normalize_name(name), value.strip(), line.rstrip("\r\n"))
 
 
+# the headers whose parsed view a SipMessage keeps in a slot of its own (see _forget_slot)
+_SLOTTED = frozenset(("via", "cseq", "to"))
+
+
 class SipMessage:
     """Common part of requests and responses: an ordered list of headers and a body.
 
@@ -358,9 +362,10 @@ class SipMessage:
     views), and either drops it: the index is rebuilt on the next lookup.
     """
 
-    # (_via1: the top Via once known, None until then; via1 reads it without a dict lookup,
-    # and every method that forgets the "via" view sets it back to None)
-    __slots__ = ("headers", "body", "_cache", "_index", "_via1")
+    # (_via1, _cseq, _to: the top Via, CSeq and To once known, None until then; their properties
+    # read them without a dict lookup, and every method that forgets one of these views calls
+    # _forget_slot for it: the names in _SLOTTED)
+    __slots__ = ("headers", "body", "_cache", "_index", "_via1", "_cseq", "_to")
 
     is_request = False
 
@@ -370,6 +375,8 @@ class SipMessage:
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
         self._via1: Via | None = None
+        self._cseq: CSeq | None = None
+        self._to: NameAddr | None = None
 
     # -- header access ------------------------------------------------------
     def _build_index(self) -> dict[str, int]:
@@ -457,12 +464,21 @@ class SipMessage:
         (all of them when None) and the index (positions may have moved)."""
         if name is None:
             self._cache.clear()
-            self._via1 = None
+            self._via1 = self._cseq = self._to = None
         else:
             self._cache.pop(name, None)
-            if name == "via":
-                self._via1 = None
+            if name in _SLOTTED:
+                self._forget_slot(name)
         self._index = None
+
+    def _forget_slot(self, name: str) -> None:
+        """Forget the view kept in a slot for header ``name`` (one of _SLOTTED)."""
+        if name == "via":
+            self._via1 = None
+        elif name == "cseq":
+            self._cseq = None
+        else:
+            self._to = None
 
     def _append(self, header: Header, first: bool) -> None:
         headers = self.headers
@@ -475,8 +491,8 @@ class SipMessage:
             if index is not None and header.name not in index:
                 index[header.name] = len(headers) - 1
         self._cache.pop(header.name, None)
-        if header.name == "via":
-            self._via1 = None
+        if header.name in _SLOTTED:
+            self._forget_slot(header.name)
 
     def add_header(self, name: str, value: str, first: bool = False) -> None:
         """Append (or with first=True, prepend) a header line."""
@@ -487,8 +503,8 @@ class SipMessage:
         self.headers.insert(index, header)
         self._index = None
         self._cache.pop(header.name, None)
-        if header.name == "via":
-            self._via1 = None
+        if header.name in _SLOTTED:
+            self._forget_slot(header.name)
 
     def add_raw_header(self, line: str, first: bool = False) -> None:
         """Add a header from its full text 'Name: value' (as script functions give it)."""
@@ -503,8 +519,8 @@ class SipMessage:
         self.headers = [h for h in self.headers if h.name != key]
         self._index = None
         self._cache.pop(key, None)
-        if key == "via":
-            self._via1 = None
+        if key in _SLOTTED:
+            self._forget_slot(key)
         return before - len(self.headers)
 
     def remove_header(self, header: Header) -> bool:
@@ -526,8 +542,8 @@ class SipMessage:
         spelled = header.raw.partition(":")[0].strip()
         self.headers[position] = Header(key, value, f"{spelled}: {value}")
         self._cache.pop(key, None)
-        if key == "via":
-            self._via1 = None
+        if key in _SLOTTED:
+            self._forget_slot(key)
 
     def replace_header_at(self, index: int, value: str) -> None:
         # same name at the same place: the index stays right
@@ -535,8 +551,8 @@ class SipMessage:
         spelled = header.raw.partition(":")[0].strip()
         self.headers[index] = Header(header.name, value, f"{spelled}: {value}")
         self._cache.pop(header.name, None)
-        if header.name == "via":
-            self._via1 = None
+        if header.name in _SLOTTED:
+            self._forget_slot(header.name)
 
     def remove_first_value(self, name: str) -> str | None:
         """Remove the first comma-separated element of a header (e.g. top Via or Route).
@@ -560,8 +576,8 @@ class SipMessage:
         else:
             self.replace_header_at(position, ", ".join(values[1:]))
         self._cache.pop(key, None)
-        if key == "via":
-            self._via1 = None
+        if key in _SLOTTED:
+            self._forget_slot(key)
         return values[0] if values else None
 
     def update_via1(self, changes: dict[str, str | None]) -> None:
@@ -609,13 +625,13 @@ class SipMessage:
 
     @property
     def cseq(self) -> CSeq:
-        cseq = self._cache.get("cseq")
+        cseq = self._cseq
         if cseq is None:
             value = self.get("cseq")
             if value is None:
                 raise ParseError("missing CSeq")
-            cseq = self._cache["cseq"] = parse_cseq(value)
-        return cseq  # type: ignore[return-value]
+            cseq = self._cseq = parse_cseq(value)
+        return cseq
 
     @property
     def from_(self) -> NameAddr:
@@ -626,10 +642,10 @@ class SipMessage:
 
     @property
     def to(self) -> NameAddr:
-        found = self._cache.get("to")
+        found = self._to
         if found is None:
-            found = self._cache["to"] = self._name_addr("to")
-        return found  # type: ignore[return-value]
+            found = self._to = self._name_addr("to")
+        return found
 
     def has_to_tag(self) -> bool:
         """Whether To carries a tag; parses To only when its text mentions one."""
@@ -756,6 +772,8 @@ class Request(SipMessage):
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
         self._via1: Via | None = None
+        self._cseq: CSeq | None = None
+        self._to: NameAddr | None = None
         self.method = method
         self.ruri = ruri
         self.version = version
@@ -790,6 +808,8 @@ class Response(SipMessage):
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
         self._via1: Via | None = None
+        self._cseq: CSeq | None = None
+        self._to: NameAddr | None = None
         self.status = status
         self.reason = reason
         self.version = version
@@ -966,6 +986,7 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
     request._cache = {}
     request._index = None
     request._via1 = None
+    request._to = None  # (_cseq: set by _check_request)
     request.method = method
     request.ruri = ruri
     request.version = version
@@ -986,6 +1007,7 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     response._cache = {}
     response._index = None
     response._via1 = None
+    response._to = None  # (_cseq: set by _check_response)
     response.status = int(code)
     response.reason = reason.strip()
     response.version = version
@@ -1009,7 +1031,7 @@ def _check_request(request: Request) -> None:
     if not headers[present["call-id"]].value:  # (values are stripped)
         raise ParseError("empty Call-ID")
     # (CSeq and the top Via parsed and cached here, without the properties' frames)
-    cseq = request._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)
+    cseq = request._cseq = parse_cseq(headers[present["cseq"]].value)
     method = cseq.method
     if method != request.method and method.upper() != request.method.upper():
         raise ParseError("CSeq method does not match the request method")
@@ -1038,4 +1060,4 @@ def _check_response(response: Response) -> None:
         response._cache["via"] = response._via1 = _parse_reply_via(top)
     else:
         _cache_top_via(response, top, _parse_reply_via)
-    response._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)
+    response._cseq = parse_cseq(headers[present["cseq"]].value)
