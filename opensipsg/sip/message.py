@@ -834,6 +834,8 @@ class Response(SipMessage):
 # -- parsing -------------------------------------------------------------------
 
 REQUIRED_REQUEST_HEADERS = ("via", "from", "to", "call-id", "cseq")
+_REQUIRED_SET = frozenset(REQUIRED_REQUEST_HEADERS)  # (a reply needs the same ones)
+_REPLY_REQUIRED_ORDER = ("via", "call-id", "cseq", "from", "to")  # (the first missing one named for a reply)
 
 
 def parse(data: bytes, stream: bool = False) -> SipMessage:
@@ -894,10 +896,37 @@ def parse(data: bytes, stream: bool = False) -> SipMessage:
                 raise ParseError("Content-Length larger than the message body")
             body = data[body_start : body_start + length]
         message.body = body
+        # the checks of a request or a reply (inline: one frame less per message)
+        if not header_index.keys() >= _REQUIRED_SET:  # (one set test; the loop names the first one missing)
+            _raise_missing(header_index, REQUIRED_REQUEST_HEADERS if message.is_request else _REPLY_REQUIRED_ORDER)
+        # the top Via and CSeq parsed and kept here; the top Via: ParseError when broken (the others:
+        # when read). From and To are parsed when first used (lazy): a broken one surfaces as a
+        # ParseError there, which the script turns into a failed function / error_route
+        top = headers[header_index["via"]].value
+        # (one element, the usual line: _cache_top_via's fast path inline)
+        single = top and "," not in top and '"' not in top and "<" not in top
         if message.is_request:
-            _check_request(message)  # type: ignore[arg-type]
+            if not headers[header_index["call-id"]].value:  # (values are stripped)
+                raise ParseError("empty Call-ID")
+            cseq = message._cseq = parse_cseq(headers[header_index["cseq"]].value)
+            method = cseq.method
+            if method != message.method and method.upper() != message.method.upper():  # type: ignore[attr-defined]
+                raise ParseError("CSeq method does not match the request method")
+            if single:
+                message._cache["via"] = message._via1 = parse_via(top)
+            else:
+                _cache_top_via(message, top)
+            position = header_index.get("max-forwards")
+            if position is not None:
+                mf = headers[position].value
+                if not mf.isdigit() or len(mf) > 3:
+                    raise ParseError("bad Max-Forwards")
         else:
-            _check_response(message)  # type: ignore[arg-type]
+            if single:
+                message._cache["via"] = message._via1 = _parse_reply_via(top)
+            else:
+                _cache_top_via(message, top, _parse_reply_via)
+            message._cseq = parse_cseq(headers[header_index["cseq"]].value)
         return message
     except ParseError:
         raise
@@ -986,7 +1015,7 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
     request._cache = {}
     request._index = None
     request._via1 = None
-    request._to = None  # (_cseq: set by _check_request)
+    request._to = None  # (_cseq: set by parse's checks)
     request.method = method
     request.ruri = ruri
     request.version = version
@@ -1007,57 +1036,14 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     response._cache = {}
     response._index = None
     response._via1 = None
-    response._to = None  # (_cseq: set by _check_response)
+    response._to = None  # (_cseq: set by parse's checks)
     response.status = int(code)
     response.reason = reason.strip()
     response.version = version
     return response
 
 
-_REQUIRED_SET = frozenset(REQUIRED_REQUEST_HEADERS)  # (a reply needs the same ones)
-
-
 def _raise_missing(present: dict[str, int], names: tuple[str, ...]) -> None:
     for name in names:
         if name not in present:
             raise ParseError(f"Missing {canonical_name(name)}")
-
-
-def _check_request(request: Request) -> None:
-    present = request._index or request._build_index()
-    if not present.keys() >= _REQUIRED_SET:  # (one set test; the loop names the first one missing)
-        _raise_missing(present, REQUIRED_REQUEST_HEADERS)
-    headers = request.headers
-    if not headers[present["call-id"]].value:  # (values are stripped)
-        raise ParseError("empty Call-ID")
-    # (CSeq and the top Via parsed and cached here, without the properties' frames)
-    cseq = request._cseq = parse_cseq(headers[present["cseq"]].value)
-    method = cseq.method
-    if method != request.method and method.upper() != request.method.upper():
-        raise ParseError("CSeq method does not match the request method")
-    # the top Via: ParseError when broken (the others: when read)
-    top = headers[present["via"]].value
-    if top and "," not in top and '"' not in top and "<" not in top:  # (one element: _cache_top_via's fast path inline)
-        request._cache["via"] = request._via1 = parse_via(top)
-    else:
-        _cache_top_via(request, top)
-    # From and To are parsed when first used (lazy): a broken one surfaces as a
-    # ParseError there, which the script turns into a failed function / error_route
-    position = present.get("max-forwards")
-    if position is not None:
-        mf = headers[position].value
-        if not mf.isdigit() or len(mf) > 3:
-            raise ParseError("bad Max-Forwards")
-
-
-def _check_response(response: Response) -> None:
-    present = response._index or response._build_index()
-    if not present.keys() >= _REQUIRED_SET:
-        _raise_missing(present, ("via", "call-id", "cseq", "from", "to"))
-    headers = response.headers
-    top = headers[present["via"]].value
-    if top and "," not in top and '"' not in top and "<" not in top:  # (as in _check_request)
-        response._cache["via"] = response._via1 = _parse_reply_via(top)
-    else:
-        _cache_top_via(response, top, _parse_reply_via)
-    response._cseq = parse_cseq(headers[present["cseq"]].value)
