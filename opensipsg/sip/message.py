@@ -723,10 +723,12 @@ class SipMessage:
     def to_bytes(self) -> bytes:
         return self.head_text().encode(ENCODING, ERRORS) + self.body
 
-    def to_bytes_with(self, headers: list[Header], ruri: str) -> bytes:
-        """The bytes of a copy of this request with these headers and Request-URI."""
-        first_line = f"{self.method} {ruri} {self.version}"  # type: ignore[attr-defined]
-        return self.head_text(headers, first_line).encode(ENCODING, ERRORS) + self.body
+    def to_bytes_with(self, ruri: str, top_line: str) -> bytes:
+        """The bytes of a copy of this request with this Request-URI and the header line
+        ``top_line`` (e.g. our Via, as written) above its headers."""
+        # (the line goes out with the start line: no Header and no new list of the headers)
+        first_line = f"{self.method} {ruri} {self.version}\r\n{top_line}"  # type: ignore[attr-defined]
+        return self.head_text(None, first_line).encode(ENCODING, ERRORS) + self.body
 
     def to_bytes_without_first_value(self, name: str) -> bytes:
         """The bytes of a copy without the first element of header ``name`` (a relayed

@@ -519,3 +519,12 @@ def test_the_cseq_and_to_read_follow_every_change_of_their_headers(name, value, 
     assert check(msg)
     assert check(msg.copy())
 
+
+@pytest.mark.parametrize("body", [b"", b"v=0\r\n"])
+def test_to_bytes_with_a_top_line_is_the_copy_with_that_header_first(body):
+    msg = parse(load("invite.sip"))
+    msg.body = body
+    copy = msg.copy()
+    copy.ruri = "sip:next@example.net"
+    copy.add_header("Via", "SIP/2.0/UDP us;branch=z9hG4bKus", first=True)
+    assert msg.to_bytes_with("sip:next@example.net", "Via: SIP/2.0/UDP us;branch=z9hG4bKus") == copy.to_bytes()
