@@ -877,11 +877,13 @@ def parse(data: bytes, stream: bool = False) -> SipMessage:
         headers, header_index = _parse_headers(lines, index + 1)
 
         message: SipMessage
-        if start.startswith("SIP/"):
-            message = _parse_status_line(start, headers)
+        # (is_request kept: an attribute read or set on `message` here would see both classes,
+        # which the interpreter does not specialize for; each branch below sees one)
+        is_request = not start.startswith("SIP/")
+        if is_request:
+            message = _parse_request_line(start, headers, header_index)
         else:
-            message = _parse_request_line(start, headers)
-        message._index = header_index
+            message = _parse_status_line(start, headers, header_index)
 
         position = header_index.get("content-length")
         length_text = None if position is None else headers[position].value
@@ -897,17 +899,17 @@ def parse(data: bytes, stream: bool = False) -> SipMessage:
             if length > available:
                 raise ParseError("Content-Length larger than the message body")
             body = data[body_start : body_start + length]
-        message.body = body
         # the checks of a request or a reply (inline: one frame less per message)
         if not header_index.keys() >= _REQUIRED_SET:  # (one set test; the loop names the first one missing)
-            _raise_missing(header_index, REQUIRED_REQUEST_HEADERS if message.is_request else _REPLY_REQUIRED_ORDER)
+            _raise_missing(header_index, REQUIRED_REQUEST_HEADERS if is_request else _REPLY_REQUIRED_ORDER)
         # the top Via and CSeq parsed and kept here; the top Via: ParseError when broken (the others:
         # when read). From and To are parsed when first used (lazy): a broken one surfaces as a
         # ParseError there, which the script turns into a failed function / error_route
         top = headers[header_index["via"]].value
         # (one element, the usual line: _cache_top_via's fast path inline)
         single = top and "," not in top and '"' not in top and "<" not in top
-        if message.is_request:
+        if is_request:
+            message.body = body
             if not headers[header_index["call-id"]].value:  # (values are stripped)
                 raise ParseError("empty Call-ID")
             cseq = message._cseq = parse_cseq(headers[header_index["cseq"]].value)
@@ -924,6 +926,7 @@ def parse(data: bytes, stream: bool = False) -> SipMessage:
                 if not mf.isdigit() or len(mf) > 3:
                     raise ParseError("bad Max-Forwards")
         else:
+            message.body = body
             if single:
                 message._cache["via"] = message._via1 = _parse_reply_via(top)
             else:
@@ -995,7 +998,7 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     return headers, index
 
 
-def _parse_request_line(line: str, headers: list[Header]) -> Request:
+def _parse_request_line(line: str, headers: list[Header], index: dict[str, int]) -> Request:
     parts = line.split(" ")
     if len(parts) != 3:
         parts = line.split()
@@ -1013,18 +1016,17 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
     # (Request.__init__'s fields set here: one frame less for every request)
     request = _new_object(Request)
     request.headers = headers
-    request.body = b""
     request._cache = {}
-    request._index = None
+    request._index = index
     request._via1 = None
-    request._to = None  # (_cseq: set by parse's checks)
+    request._to = None  # (body, _cseq: set by parse's checks)
     request.method = method
     request.ruri = ruri
     request.version = version
     return request
 
 
-def _parse_status_line(line: str, headers: list[Header]) -> Response:
+def _parse_status_line(line: str, headers: list[Header], index: dict[str, int]) -> Response:
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
     if version != "SIP/2.0" and version.upper() != "SIP/2.0":
@@ -1034,11 +1036,10 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     # (Response.__init__'s fields set here, as for a request)
     response = _new_object(Response)
     response.headers = headers
-    response.body = b""
     response._cache = {}
-    response._index = None
+    response._index = index
     response._via1 = None
-    response._to = None  # (_cseq: set by parse's checks)
+    response._to = None  # (body, _cseq: set by parse's checks)
     response.status = int(code)
     response.reason = reason.strip()
     response.version = version
