@@ -548,11 +548,15 @@ class SipMessage:
     def replace_header_at(self, index: int, value: str) -> None:
         # same name at the same place: the index stays right
         header = self.headers[index]
-        spelled = header.raw.partition(":")[0].strip()
-        self.headers[index] = Header(header.name, value, f"{spelled}: {value}")
-        self._cache.pop(header.name, None)
-        if header.name in _SLOTTED:
-            self._forget_slot(header.name)
+        name = header.name
+        # (the new Header's fields set here, as the parser does: no __init__ frame; maxfwd's per request)
+        changed = self.headers[index] = _new_object(Header)
+        changed.name = name
+        changed.value = value
+        changed.raw = f"{header.raw.partition(':')[0].strip()}: {value}"
+        self._cache.pop(name, None)
+        if name in _SLOTTED:
+            self._forget_slot(name)
 
     def remove_first_value(self, name: str) -> str | None:
         """Remove the first comma-separated element of a header (e.g. top Via or Route).
@@ -560,9 +564,13 @@ class SipMessage:
         Returns the removed element. The header line goes away when it held only
         that element; otherwise the line is rewritten with the rest.
         """
-        key, position = self._first(name)
-        if position < 0:
-            return None
+        index = self._index
+        position = (self._build_index() if index is None else index).get(name)  # (as in get_values)
+        key = name
+        if position is None:
+            key, position = self._first(name)
+            if position < 0:
+                return None
         header = self.headers[position]
         value = header.value
         if "," in value or key not in MULTI_VALUE_HEADERS:
@@ -643,8 +651,11 @@ class SipMessage:
     @property
     def to(self) -> NameAddr:
         found = self._to
-        if found is None:
-            found = self._to = self._name_addr("to")
+        if found is None:  # (_name_addr inline: one frame less per parse)
+            value = self.get("to")
+            if value is None:
+                raise ParseError("missing To")
+            found = self._to = parse_name_addr(value)
         return found
 
     def has_to_tag(self) -> bool:
