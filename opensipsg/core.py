@@ -20,7 +20,7 @@ from .script.ast import Config
 from .script.compiler import RouteEnd
 from .script.context import RouteContext
 from .sip.builder import build_reply, build_reply_bytes, make_branch, make_tag
-from .sip.message import Header, Request, Response, SipMessage, parse
+from .sip.message import Request, Response, SipMessage, parse
 from .sip.uri import parse_uri
 from .statistics import Statistics
 
@@ -550,7 +550,7 @@ class Core:
         cseq = request.cseq  # (its text as str(cseq) gives it, without the __str__ frame)
         via = self.outgoing_via(listener, make_branch("fwd", seed, f"{cseq.number} {cseq.method}"), ctx)
         # the request's bytes with our Via on top and the R-URI of the route; no copy of it is kept
-        data = request.to_bytes_with([Header("via", via, f"Via: {via}"), *request.headers], ruri)
+        data = request.to_bytes_with(ruri, f"Via: {via}")
         if not self._send(proto, destination.ip, destination.port, data, listener, None):
             return -6
         if script:

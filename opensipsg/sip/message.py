@@ -348,6 +348,10 @@ def header_from_line(line: str) -> Header:
     return Header(normalize_name(name), value.strip(), line.rstrip("\r\n"))
 
 
+# the headers whose parsed view a SipMessage keeps in a slot of its own (see _forget_slot)
+_SLOTTED = frozenset(("via", "cseq", "to"))
+
+
 class SipMessage:
     """Common part of requests and responses: an ordered list of headers and a body.
 
@@ -358,9 +362,10 @@ class SipMessage:
     views), and either drops it: the index is rebuilt on the next lookup.
     """
 
-    # (_via1: the top Via once known, None until then; via1 reads it without a dict lookup,
-    # and every method that forgets the "via" view sets it back to None)
-    __slots__ = ("headers", "body", "_cache", "_index", "_via1")
+    # (_via1, _cseq, _to: the top Via, CSeq and To once known, None until then; their properties
+    # read them without a dict lookup, and every method that forgets one of these views calls
+    # _forget_slot for it: the names in _SLOTTED)
+    __slots__ = ("headers", "body", "_cache", "_index", "_via1", "_cseq", "_to")
 
     is_request = False
 
@@ -370,6 +375,8 @@ class SipMessage:
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
         self._via1: Via | None = None
+        self._cseq: CSeq | None = None
+        self._to: NameAddr | None = None
 
     # -- header access ------------------------------------------------------
     def _build_index(self) -> dict[str, int]:
@@ -457,12 +464,21 @@ class SipMessage:
         (all of them when None) and the index (positions may have moved)."""
         if name is None:
             self._cache.clear()
-            self._via1 = None
+            self._via1 = self._cseq = self._to = None
         else:
             self._cache.pop(name, None)
-            if name == "via":
-                self._via1 = None
+            if name in _SLOTTED:
+                self._forget_slot(name)
         self._index = None
+
+    def _forget_slot(self, name: str) -> None:
+        """Forget the view kept in a slot for header ``name`` (one of _SLOTTED)."""
+        if name == "via":
+            self._via1 = None
+        elif name == "cseq":
+            self._cseq = None
+        else:
+            self._to = None
 
     def _append(self, header: Header, first: bool) -> None:
         headers = self.headers
@@ -475,8 +491,8 @@ class SipMessage:
             if index is not None and header.name not in index:
                 index[header.name] = len(headers) - 1
         self._cache.pop(header.name, None)
-        if header.name == "via":
-            self._via1 = None
+        if header.name in _SLOTTED:
+            self._forget_slot(header.name)
 
     def add_header(self, name: str, value: str, first: bool = False) -> None:
         """Append (or with first=True, prepend) a header line."""
@@ -487,8 +503,8 @@ class SipMessage:
         self.headers.insert(index, header)
         self._index = None
         self._cache.pop(header.name, None)
-        if header.name == "via":
-            self._via1 = None
+        if header.name in _SLOTTED:
+            self._forget_slot(header.name)
 
     def add_raw_header(self, line: str, first: bool = False) -> None:
         """Add a header from its full text 'Name: value' (as script functions give it)."""
@@ -503,8 +519,8 @@ class SipMessage:
         self.headers = [h for h in self.headers if h.name != key]
         self._index = None
         self._cache.pop(key, None)
-        if key == "via":
-            self._via1 = None
+        if key in _SLOTTED:
+            self._forget_slot(key)
         return before - len(self.headers)
 
     def remove_header(self, header: Header) -> bool:
@@ -526,17 +542,21 @@ class SipMessage:
         spelled = header.raw.partition(":")[0].strip()
         self.headers[position] = Header(key, value, f"{spelled}: {value}")
         self._cache.pop(key, None)
-        if key == "via":
-            self._via1 = None
+        if key in _SLOTTED:
+            self._forget_slot(key)
 
     def replace_header_at(self, index: int, value: str) -> None:
         # same name at the same place: the index stays right
         header = self.headers[index]
-        spelled = header.raw.partition(":")[0].strip()
-        self.headers[index] = Header(header.name, value, f"{spelled}: {value}")
-        self._cache.pop(header.name, None)
-        if header.name == "via":
-            self._via1 = None
+        name = header.name
+        # (the new Header's fields set here, as the parser does: no __init__ frame; maxfwd's per request)
+        changed = self.headers[index] = _new_object(Header)
+        changed.name = name
+        changed.value = value
+        changed.raw = f"{header.raw.partition(':')[0].strip()}: {value}"
+        self._cache.pop(name, None)
+        if name in _SLOTTED:
+            self._forget_slot(name)
 
     def remove_first_value(self, name: str) -> str | None:
         """Remove the first comma-separated element of a header (e.g. top Via or Route).
@@ -544,9 +564,13 @@ class SipMessage:
         Returns the removed element. The header line goes away when it held only
         that element; otherwise the line is rewritten with the rest.
         """
-        key, position = self._first(name)
-        if position < 0:
-            return None
+        index = self._index
+        position = (self._build_index() if index is None else index).get(name)  # (as in get_values)
+        key = name
+        if position is None:
+            key, position = self._first(name)
+            if position < 0:
+                return None
         header = self.headers[position]
         value = header.value
         if "," in value or key not in MULTI_VALUE_HEADERS:
@@ -560,8 +584,8 @@ class SipMessage:
         else:
             self.replace_header_at(position, ", ".join(values[1:]))
         self._cache.pop(key, None)
-        if key == "via":
-            self._via1 = None
+        if key in _SLOTTED:
+            self._forget_slot(key)
         return values[0] if values else None
 
     def update_via1(self, changes: dict[str, str | None]) -> None:
@@ -609,13 +633,13 @@ class SipMessage:
 
     @property
     def cseq(self) -> CSeq:
-        cseq = self._cache.get("cseq")
+        cseq = self._cseq
         if cseq is None:
             value = self.get("cseq")
             if value is None:
                 raise ParseError("missing CSeq")
-            cseq = self._cache["cseq"] = parse_cseq(value)
-        return cseq  # type: ignore[return-value]
+            cseq = self._cseq = parse_cseq(value)
+        return cseq
 
     @property
     def from_(self) -> NameAddr:
@@ -626,10 +650,13 @@ class SipMessage:
 
     @property
     def to(self) -> NameAddr:
-        found = self._cache.get("to")
-        if found is None:
-            found = self._cache["to"] = self._name_addr("to")
-        return found  # type: ignore[return-value]
+        found = self._to
+        if found is None:  # (_name_addr inline: one frame less per parse)
+            value = self.get("to")
+            if value is None:
+                raise ParseError("missing To")
+            found = self._to = parse_name_addr(value)
+        return found
 
     def has_to_tag(self) -> bool:
         """Whether To carries a tag; parses To only when its text mentions one."""
@@ -707,10 +734,12 @@ class SipMessage:
     def to_bytes(self) -> bytes:
         return self.head_text().encode(ENCODING, ERRORS) + self.body
 
-    def to_bytes_with(self, headers: list[Header], ruri: str) -> bytes:
-        """The bytes of a copy of this request with these headers and Request-URI."""
-        first_line = f"{self.method} {ruri} {self.version}"  # type: ignore[attr-defined]
-        return self.head_text(headers, first_line).encode(ENCODING, ERRORS) + self.body
+    def to_bytes_with(self, ruri: str, top_line: str) -> bytes:
+        """The bytes of a copy of this request with this Request-URI and the header line
+        ``top_line`` (e.g. our Via, as written) above its headers."""
+        # (the line goes out with the start line: no Header and no new list of the headers)
+        first_line = f"{self.method} {ruri} {self.version}\r\n{top_line}"  # type: ignore[attr-defined]
+        return self.head_text(None, first_line).encode(ENCODING, ERRORS) + self.body
 
     def to_bytes_without_first_value(self, name: str) -> bytes:
         """The bytes of a copy without the first element of header ``name`` (a relayed
@@ -756,6 +785,8 @@ class Request(SipMessage):
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
         self._via1: Via | None = None
+        self._cseq: CSeq | None = None
+        self._to: NameAddr | None = None
         self.method = method
         self.ruri = ruri
         self.version = version
@@ -790,6 +821,8 @@ class Response(SipMessage):
         self._cache: dict[str, object] = {}
         self._index: dict[str, int] | None = None
         self._via1: Via | None = None
+        self._cseq: CSeq | None = None
+        self._to: NameAddr | None = None
         self.status = status
         self.reason = reason
         self.version = version
@@ -814,6 +847,8 @@ class Response(SipMessage):
 # -- parsing -------------------------------------------------------------------
 
 REQUIRED_REQUEST_HEADERS = ("via", "from", "to", "call-id", "cseq")
+_REQUIRED_SET = frozenset(REQUIRED_REQUEST_HEADERS)  # (a reply needs the same ones)
+_REPLY_REQUIRED_ORDER = ("via", "call-id", "cseq", "from", "to")  # (the first missing one named for a reply)
 
 
 def parse(data: bytes, stream: bool = False) -> SipMessage:
@@ -853,11 +888,13 @@ def parse(data: bytes, stream: bool = False) -> SipMessage:
         headers, header_index = _parse_headers(lines, index + 1)
 
         message: SipMessage
-        if start.startswith("SIP/"):
-            message = _parse_status_line(start, headers)
+        # (is_request kept: an attribute read or set on `message` here would see both classes,
+        # which the interpreter does not specialize for; each branch below sees one)
+        is_request = not start.startswith("SIP/")
+        if is_request:
+            message = _parse_request_line(start, headers, header_index)
         else:
-            message = _parse_request_line(start, headers)
-        message._index = header_index
+            message = _parse_status_line(start, headers, header_index)
 
         position = header_index.get("content-length")
         length_text = None if position is None else headers[position].value
@@ -873,11 +910,39 @@ def parse(data: bytes, stream: bool = False) -> SipMessage:
             if length > available:
                 raise ParseError("Content-Length larger than the message body")
             body = data[body_start : body_start + length]
-        message.body = body
-        if message.is_request:
-            _check_request(message)  # type: ignore[arg-type]
+        # the checks of a request or a reply (inline: one frame less per message)
+        if not header_index.keys() >= _REQUIRED_SET:  # (one set test; the loop names the first one missing)
+            _raise_missing(header_index, REQUIRED_REQUEST_HEADERS if is_request else _REPLY_REQUIRED_ORDER)
+        # the top Via and CSeq parsed and kept here; the top Via: ParseError when broken (the others:
+        # when read). From and To are parsed when first used (lazy): a broken one surfaces as a
+        # ParseError there, which the script turns into a failed function / error_route
+        top = headers[header_index["via"]].value
+        # (one element, the usual line: _cache_top_via's fast path inline)
+        single = top and "," not in top and '"' not in top and "<" not in top
+        if is_request:
+            message.body = body
+            if not headers[header_index["call-id"]].value:  # (values are stripped)
+                raise ParseError("empty Call-ID")
+            cseq = message._cseq = parse_cseq(headers[header_index["cseq"]].value)
+            method = cseq.method
+            if method != message.method and method.upper() != message.method.upper():  # type: ignore[attr-defined]
+                raise ParseError("CSeq method does not match the request method")
+            if single:
+                message._cache["via"] = message._via1 = parse_via(top)
+            else:
+                _cache_top_via(message, top)
+            position = header_index.get("max-forwards")
+            if position is not None:
+                mf = headers[position].value
+                if not mf.isdigit() or len(mf) > 3:
+                    raise ParseError("bad Max-Forwards")
         else:
-            _check_response(message)  # type: ignore[arg-type]
+            message.body = body
+            if single:
+                message._cache["via"] = message._via1 = _parse_reply_via(top)
+            else:
+                _cache_top_via(message, top, _parse_reply_via)
+            message._cseq = parse_cseq(headers[header_index["cseq"]].value)
         return message
     except ParseError:
         raise
@@ -944,7 +1009,7 @@ def _parse_headers(lines: list[str], first: int) -> tuple[list[Header], dict[str
     return headers, index
 
 
-def _parse_request_line(line: str, headers: list[Header]) -> Request:
+def _parse_request_line(line: str, headers: list[Header], index: dict[str, int]) -> Request:
     parts = line.split(" ")
     if len(parts) != 3:
         parts = line.split()
@@ -962,17 +1027,17 @@ def _parse_request_line(line: str, headers: list[Header]) -> Request:
     # (Request.__init__'s fields set here: one frame less for every request)
     request = _new_object(Request)
     request.headers = headers
-    request.body = b""
     request._cache = {}
-    request._index = None
+    request._index = index
     request._via1 = None
+    request._to = None  # (body, _cseq: set by parse's checks)
     request.method = method
     request.ruri = ruri
     request.version = version
     return request
 
 
-def _parse_status_line(line: str, headers: list[Header]) -> Response:
+def _parse_status_line(line: str, headers: list[Header], index: dict[str, int]) -> Response:
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
     if version != "SIP/2.0" and version.upper() != "SIP/2.0":
@@ -982,60 +1047,17 @@ def _parse_status_line(line: str, headers: list[Header]) -> Response:
     # (Response.__init__'s fields set here, as for a request)
     response = _new_object(Response)
     response.headers = headers
-    response.body = b""
     response._cache = {}
-    response._index = None
+    response._index = index
     response._via1 = None
+    response._to = None  # (body, _cseq: set by parse's checks)
     response.status = int(code)
     response.reason = reason.strip()
     response.version = version
     return response
 
 
-_REQUIRED_SET = frozenset(REQUIRED_REQUEST_HEADERS)  # (a reply needs the same ones)
-
-
 def _raise_missing(present: dict[str, int], names: tuple[str, ...]) -> None:
     for name in names:
         if name not in present:
             raise ParseError(f"Missing {canonical_name(name)}")
-
-
-def _check_request(request: Request) -> None:
-    present = request._index or request._build_index()
-    if not present.keys() >= _REQUIRED_SET:  # (one set test; the loop names the first one missing)
-        _raise_missing(present, REQUIRED_REQUEST_HEADERS)
-    headers = request.headers
-    if not headers[present["call-id"]].value:  # (values are stripped)
-        raise ParseError("empty Call-ID")
-    # (CSeq and the top Via parsed and cached here, without the properties' frames)
-    cseq = request._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)
-    method = cseq.method
-    if method != request.method and method.upper() != request.method.upper():
-        raise ParseError("CSeq method does not match the request method")
-    # the top Via: ParseError when broken (the others: when read)
-    top = headers[present["via"]].value
-    if top and "," not in top and '"' not in top and "<" not in top:  # (one element: _cache_top_via's fast path inline)
-        request._cache["via"] = request._via1 = parse_via(top)
-    else:
-        _cache_top_via(request, top)
-    # From and To are parsed when first used (lazy): a broken one surfaces as a
-    # ParseError there, which the script turns into a failed function / error_route
-    position = present.get("max-forwards")
-    if position is not None:
-        mf = headers[position].value
-        if not mf.isdigit() or len(mf) > 3:
-            raise ParseError("bad Max-Forwards")
-
-
-def _check_response(response: Response) -> None:
-    present = response._index or response._build_index()
-    if not present.keys() >= _REQUIRED_SET:
-        _raise_missing(present, ("via", "call-id", "cseq", "from", "to"))
-    headers = response.headers
-    top = headers[present["via"]].value
-    if top and "," not in top and '"' not in top and "<" not in top:  # (as in _check_request)
-        response._cache["via"] = response._via1 = _parse_reply_via(top)
-    else:
-        _cache_top_via(response, top, _parse_reply_via)
-    response._cache["cseq"] = parse_cseq(headers[present["cseq"]].value)

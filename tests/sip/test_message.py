@@ -402,14 +402,14 @@ def test_parser_builds_messages_and_headers_as_their_constructors_do() -> None:
                     b"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
                     b"Content-Length: 0\r\n\r\n")
     made = Request("INVITE", "sip:b@x", request.headers, request.body)
-    made._index, made._cache, made._via1 = request._index, request._cache, request._via1  # (the views parsed)
+    made._index, made._cache, made._via1, made._cseq = request._index, request._cache, request._via1, request._cseq  # (the views parsed)
     assert _slot_values(request) == _slot_values(made)
     header = request.headers[0]
     assert _slot_values(header) == _slot_values(Header(header.name, header.value, header.raw))
     response = parse(b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
                      b"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n")
     made = Response(180, "Ringing", response.headers, response.body)
-    made._index, made._cache, made._via1 = response._index, response._cache, response._via1
+    made._index, made._cache, made._via1, made._cseq = response._index, response._cache, response._via1, response._cseq
     assert _slot_values(response) == _slot_values(made)
 
 
@@ -490,3 +490,41 @@ def test_the_top_via_read_follows_every_change_of_the_via_headers(change, top):
     assert msg.copy().via1 == msg.via1
     if top == "top":
         assert msg.via1.received == "1.2.3.4"
+
+
+_CSEQ_TO = (b"INVITE sip:b@b SIP/2.0\r\nVia: SIP/2.0/UDP top;branch=z9hG4bKtop\r\nFrom: <sip:a@a>;tag=1\r\n"
+            b"To: <sip:b@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize("name, value, check", [
+    ("CSeq", "2 INVITE", lambda m: m.cseq.number == 2),
+    ("To", "<sip:c@c>;tag=9", lambda m: m.to.tag == "9" and m.to_tag == "9"),
+])
+@pytest.mark.parametrize("change", [
+    lambda m, n, v: m.set_header(n, v),
+    lambda m, n, v: m.replace_header_at(m._first(n.lower())[1], v),
+    lambda m, n, v: (m.remove_headers(n), m.add_header(n, v)),
+    lambda m, n, v: m.add_header(n, v, first=True),
+    lambda m, n, v: m.add_raw_header(f"{n}: {v}", first=True),
+    lambda m, n, v: m.insert_header(0, n, v),
+    lambda m, n, v: (m.remove_first_value(n), m.add_header(n, v)),
+    lambda m, n, v: (m.headers.pop(m._first(n.lower())[1]), m._changed(n.lower()), m.add_header(n, v)),
+    lambda m, n, v: (m.headers.pop(m._first(n.lower())[1]), m._changed(), m.add_header(n, v)),
+    lambda m, n, v: (m.remove_header(m.headers[m._first(n.lower())[1]]), m.add_header(n, v)),
+])
+def test_the_cseq_and_to_read_follow_every_change_of_their_headers(name, value, check, change):
+    msg = parse(_CSEQ_TO)
+    assert msg.cseq.number == 1 and msg.to.tag is None  # kept in their slots from here on
+    change(msg, name, value)
+    assert check(msg)
+    assert check(msg.copy())
+
+
+@pytest.mark.parametrize("body", [b"", b"v=0\r\n"])
+def test_to_bytes_with_a_top_line_is_the_copy_with_that_header_first(body):
+    msg = parse(load("invite.sip"))
+    msg.body = body
+    copy = msg.copy()
+    copy.ruri = "sip:next@example.net"
+    copy.add_header("Via", "SIP/2.0/UDP us;branch=z9hG4bKus", first=True)
+    assert msg.to_bytes_with("sip:next@example.net", "Via: SIP/2.0/UDP us;branch=z9hG4bKus") == copy.to_bytes()
