@@ -515,7 +515,7 @@ class TransactionLayer:
         headers += source.headers
         timers = self.timers if self.fr_timer_avp is None and self.fr_inv_timer_avp is None else self._timers_for(ctx)
         # serialised without a Request object (ClientBranch.request makes one for a CANCEL or an ACK)
-        client = ClientTransaction(tx.invite, dest.proto != "udp", source.to_bytes_with(headers, target.uri),
+        client = ClientTransaction(tx.invite, dest.proto != "udp", source.to_bytes_with_headers(headers, target.uri),
                                    None, timers)
         client_branch = ClientBranch(tx, index, (source.method, target.uri, headers, source.body, source.version),
                                      dest, listener, target, branch_id, client, reply_route)

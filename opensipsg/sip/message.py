@@ -741,6 +741,11 @@ class SipMessage:
         first_line = f"{self.method} {ruri} {self.version}\r\n{top_line}"  # type: ignore[attr-defined]
         return self.head_text(None, first_line).encode(ENCODING, ERRORS) + self.body
 
+    def to_bytes_with_headers(self, headers: list[Header], ruri: str) -> bytes:
+        """The bytes of a copy of this request with these headers and this Request-URI."""
+        first_line = f"{self.method} {ruri} {self.version}"  # type: ignore[attr-defined]
+        return self.head_text(headers, first_line).encode(ENCODING, ERRORS) + self.body
+
     def to_bytes_without_first_value(self, name: str) -> bytes:
         """The bytes of a copy without the first element of header ``name`` (a relayed
         reply without our Via), leaving this message as it is."""

@@ -10,7 +10,7 @@ import pytest
 
 from opensipsg.errors import ParseError
 from opensipsg.sip.builder import build_ack, build_cancel, build_reply
-from opensipsg.sip.message import CSeq, Request, Response, parse
+from opensipsg.sip.message import CSeq, Header, Request, Response, parse
 from opensipsg.sip.nameaddr import NameAddr
 from opensipsg.sip.uri import URI
 
@@ -528,3 +528,12 @@ def test_to_bytes_with_a_top_line_is_the_copy_with_that_header_first(body):
     copy.ruri = "sip:next@example.net"
     copy.add_header("Via", "SIP/2.0/UDP us;branch=z9hG4bKus", first=True)
     assert msg.to_bytes_with("sip:next@example.net", "Via: SIP/2.0/UDP us;branch=z9hG4bKus") == copy.to_bytes()
+
+
+def test_to_bytes_with_headers_is_the_copy_with_those_headers_and_uri():
+    msg = parse(load("invite.sip"))
+    copy = msg.copy()
+    copy.ruri = "sip:next@example.net"
+    copy.add_header("Route", "<sip:edge.example.net;lr>", first=True)
+    headers = [Header.make("route", "<sip:edge.example.net;lr>"), *msg.headers]
+    assert msg.to_bytes_with_headers(headers, "sip:next@example.net") == copy.to_bytes()
