@@ -298,29 +298,29 @@ class RegistrarModule(Module):
         return f"{user}@{host}" if user else host
 
     # -- expires / q ----------------------------------------------------------
-    def _header_expires(self, msg: Any, now: int) -> int:
-        """Absolute expiry from the Expires header (0 = remove)."""
-        try:
-            value = msg.int_header("expires")
-        except ParseError:
-            value = None
-        if value is None:
-            return now + self.default_expires
-        return 0 if value == 0 else now + value
-
-    def _contact_expires(self, param: str | None, header_expires: int, now: int) -> int:
-        """Absolute expiry of a contact from its expires parameter, else the header's."""
-        if param is None or param == "":
-            expires = header_expires
-        else:
+    def _expires(self, msg: Any, now: int, param: str | None = None) -> int:
+        """Absolute expiry of a contact, within min/max_expires (0 = remove): its expires
+        parameter ``param`` when it has a value, else the Expires header's (default_expires
+        when absent or bad)."""
+        if param:
             text = param.strip()
             value = int(text) if text.isdigit() and len(text) <= 10 else self.default_expires
-            expires = 0 if value == 0 else now + value
-        if expires and expires - now < self.min_expires:
-            expires = now + self.min_expires
-        if expires and self.max_expires and expires - now > self.max_expires:
-            expires = now + self.max_expires
-        return expires
+            if value == 0:
+                return 0
+        else:
+            try:
+                value = msg.int_header("expires")
+            except ParseError:
+                value = None
+            if value is None:
+                value = self.default_expires
+            elif value == 0:
+                return 0
+        if value < self.min_expires:
+            value = self.min_expires
+        if self.max_expires and value > self.max_expires:
+            value = self.max_expires
+        return now + value
 
     def _contact_q(self, param: str | None) -> int:
         if param is None or param == "":
@@ -418,7 +418,7 @@ class RegistrarModule(Module):
         if len(contacts) > 1:
             raise RegistrarError(400, "* used in contact and more than 1 contact")
         now = int(time.time())
-        if self._header_expires(msg, now) != 0:
+        if self._expires(msg, now) != 0:
             raise RegistrarError(400, "* used in contact and expires is not zero")
         return [], True, callid, cseq
 
@@ -521,12 +521,13 @@ class RegistrarModule(Module):
         limit = flags.max_contacts if flags.max_contacts is not None else self.max_contacts
         # the valid bindings are counted only under a limit (a refresh without one skips it)
         count = len(record.valid_contacts(now)) if limit and record is not None else 0
-        header_expires = self._header_expires(msg, now)
+        # the header's expiry, bounded once per REGISTER: a contact without parameters takes it
+        header_expires = self._expires(msg, now)
         for contact in contacts:
             received, methods = common_received, common_methods  # the message's
             if contact.params:
                 expires_param, q_param, received_param, methods_param = _contact_params(contact.params)
-                expires = self._contact_expires(expires_param, header_expires, now)
+                expires = self._expires(msg, now, expires_param) if expires_param else header_expires
                 q = self._contact_q(q_param)
                 if received is None and received_param:
                     received = unquote_string(received_param)
@@ -535,7 +536,7 @@ class RegistrarModule(Module):
                         m.strip().upper() for m in unquote_string(methods_param).split(",") if m.strip()
                     )
             else:  # no parameters (the usual case): the header's expires, the default q
-                expires = self._contact_expires(None, header_expires, now)
+                expires = header_expires
                 q = self.default_q
             if received is None:
                 received = received_avp

@@ -614,7 +614,19 @@ class Location:
             updated.update(info)
             self.storage.contact_updated(updated)
         old_q = contact.q
-        contact.update(info)
+        # contact.update(info) written out: every refresh comes this way, one frame less
+        contact.expires = info.expires
+        contact.q = info.q
+        contact.callid = info.callid
+        contact.cseq = info.cseq
+        contact.flags = info.flags
+        contact.cflags = info.cflags
+        contact.user_agent = info.user_agent
+        contact.received = info.received
+        contact.path = info.path
+        contact.socket = info.socket
+        contact.methods = info.methods
+        contact.last_modified = info.last_modified
         if self.desc_time_order or old_q != contact.q:
             record.contacts.remove(contact)
             self._place(record, contact)
