@@ -18,8 +18,9 @@ Scenarios (one operation each):
 
 - ``register``: a REGISTER of a new user to bench/bench.cfg and its 200;
 - ``register-refresh``: a REGISTER that refreshes a known binding and its 200
-  (500 users registered first, then registering again with new Call-IDs, as
-  bench/run.py's SIPp does once it has cycled through its users);
+  (2000 users registered first, then registering again with new Call-IDs, as
+  bench/run.py's SIPp does once it has cycled through its 20,000 users; more
+  users than parse_uri's cache holds, as there);
 - ``call``: INVITE/100/180/200/ACK/BYE/200 through bench/bench.cfg's
   record-routing proxy to a registered callee (the UAS side answers with
   replies cut from the forwarded requests by plain byte operations, which
@@ -116,7 +117,7 @@ class RegisterScenario:
 
 
 class RegisterRefreshScenario(RegisterScenario):
-    USERS = 500
+    USERS = 2000  # their To and Contact URIs are more than parse_uri's cache keeps (1024), as in bench/run.py
 
     def __init__(self) -> None:
         super().__init__()
