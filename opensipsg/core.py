@@ -421,12 +421,15 @@ class Core:
         extra = ctx.extra
         appended = extra.get("reply_headers")
         params = self.params
+        # _sl_to_tag(request)'s text, without its frame (every REGISTER's reply)
+        key = f"{request.get('call-id') or ''}\x00{request.get('from') or ''}"
+        to_tag = f"{self.sl_tag}-{zlib.crc32(key.encode('utf-8', 'surrogateescape')):08x}"
         # the bytes of make_reply(...).to_bytes(), without building the Response
         if own_lines:
-            data = build_reply_bytes(request, status, reason, self._sl_to_tag(request), appended or (), body,
+            data = build_reply_bytes(request, status, reason, to_tag, appended or (), body,
                                      params.server_header if params.server_signature else None, headers)
         else:
-            data = build_reply_bytes(request, status, reason, self._sl_to_tag(request),
+            data = build_reply_bytes(request, status, reason, to_tag,
                                      [*appended, *headers] if appended else headers, body,
                                      params.server_header if params.server_signature else None)
         ctx.reply_code = status
