@@ -350,17 +350,27 @@ class RegistrarModule(Module):
         aor = ""
         now = int(time.time())
         try:
-            contacts, is_star, callid, cseq = self._request_contacts(ctx.msg)
-            aor_text = None
-            if aor_pv is not None:
-                value = aor_pv.get(ctx)
-                aor_text = value if isinstance(value, str) and value else None
-            if aor_text is None:
-                try:
-                    aor_text = ctx.msg.to.uri_text
-                except ParseError:
-                    raise RegistrarError(400, "To header not found") from None
-            aor = self.extract_aor(aor_text)
+            # the AOR and its bindings before the Contact check: a Contact URI that save() parsed
+            # for this AOR before is not parsed again (a refresh; parse_uri's cache misses when
+            # many users cycle); the AOR's error still comes after the contacts', as in 1.6
+            aor_error = None
+            try:
+                aor_text = None
+                if aor_pv is not None:
+                    value = aor_pv.get(ctx)
+                    aor_text = value if isinstance(value, str) and value else None
+                if aor_text is None:
+                    try:
+                        aor_text = ctx.msg.to.uri_text
+                    except ParseError:
+                        raise RegistrarError(400, "To header not found") from None
+                aor = self.extract_aor(aor_text)
+            except RegistrarError as exc:
+                aor_error = exc
+            record = location.memory_record(aor) if aor_error is None else None
+            contacts, is_star, callid, cseq = self._request_contacts(ctx.msg, record)
+            if aor_error is not None:
+                raise aor_error
             if flags.path_mode is not None:
                 # refuse (420) before touching the bindings
                 path_vector = ",".join(ctx.msg.get_values("path")) or None
@@ -393,9 +403,10 @@ class RegistrarModule(Module):
             headers.append(f"Retry-After: {self.retry_after}")
         self.core.send_reply(ctx, exc.status, REASONS.get(exc.status, "Error"), headers)
 
-    def _request_contacts(self, msg: Any) -> tuple[list[NameAddr], bool, str, int]:
+    def _request_contacts(self, msg: Any, record: Any = None) -> tuple[list[NameAddr], bool, str, int]:
         """The Contact elements, checked as 1.6's check_contacts() does, and whether
-        it is '*'; the Call-ID and CSeq number (checked here, kept for the bindings)."""
+        it is '*'; the Call-ID and CSeq number (checked here, kept for the bindings).
+        A URI of one of ``record``'s bindings that save() parsed (uri_checked) is valid."""
         try:
             callid = msg.get("call-id")
             if not callid:  # (msg.call_id's test, without the property call)
@@ -407,10 +418,18 @@ class RegistrarModule(Module):
         try:
             contacts = msg.contacts
             for contact in contacts:
-                if contact.uri_text == "*":  # (is_star, without the property call)
+                uri_text = contact.uri_text
+                if uri_text == "*":  # (is_star, without the property call)
                     has_star = True
+                    continue
+                if record is not None:
+                    for binding in record.contacts:
+                        if binding.contact == uri_text and binding.uri_checked:
+                            break
+                    else:
+                        parse_uri(uri_text)
                 else:
-                    parse_uri(contact.uri_text)
+                    parse_uri(uri_text)
         except ParseError:
             raise RegistrarError(400, "Contact parse error") from None
         if not has_star:
@@ -585,7 +604,8 @@ class RegistrarModule(Module):
                 if code == FOUND and again is not None:
                     location.update_contact(record, again, common)
                     continue
-            location.insert_contact(aor, uri_text, common)
+            # its URI was parsed (_request_contacts), now or for an earlier binding of the same text
+            location.insert_contact(aor, uri_text, common).uri_checked = True
 
         if limit and flags.force:
             record = location.get_record(aor)

@@ -453,3 +453,40 @@ def test_binding_socket_from_the_listener_name(core, setup):
         assert rc == 1
         contact = usrloc.get_domain("location").get_record(user).contacts[0]
         assert contact.socket == "udp:10.0.0.1:5060"
+
+
+def test_refresh_skips_parsing_a_contact_uri_save_parsed(core, setup, clock, monkeypatch):
+    # a binding save() made is marked uri_checked: refreshing it does not parse its URI again
+    import opensipsg.modules.registrar as registrar_module
+
+    usrloc, registrar = setup
+    assert save(core, registrar, register())[0] == 1
+    binding = usrloc.get_domain("location").get_record("alice").contacts[0]
+    assert binding.uri_checked
+    parsed = []
+    real = registrar_module.parse_uri
+    monkeypatch.setattr(registrar_module, "parse_uri", lambda text: parsed.append(text) or real(text))
+    assert save(core, registrar, register(callid="reg-2"))[0] == 1
+    assert parsed == ["sip:alice@example.com"]  # the AOR only
+    assert save(core, registrar, register(contacts=("<sip:alice@192.0.2.11>",), callid="reg-3"))[0] == 1
+    assert parsed[1:] == ["sip:alice@example.com", "sip:alice@192.0.2.11"]
+
+
+def test_a_binding_save_did_not_make_has_its_uri_checked_again(core, setup, clock):
+    # ul_add (MI) stores any text: a REGISTER with the same bad Contact URI is refused, as in 1.6
+    from opensipsg.modules.usrloc import ContactInfo
+
+    usrloc, registrar = setup
+    bad = "sip:alice@192.0.2.10:99999"
+    usrloc.register_domain("location").insert_contact("alice", bad, ContactInfo(clock[0] + 100, callid="mi"))
+    assert save(core, registrar, register(contacts=(f"<{bad}>",)))[0] == 0
+    assert core.last_reply.header("P-Registrar-Error") == "Contact parse error"
+
+
+def test_contact_errors_come_before_aor_errors(core, setup, clock):
+    usrloc, registrar = setup
+    bad_to = "<sip:alice@example.com:99999>"
+    assert save(core, registrar, register(contacts=("<sip:alice@192.0.2.10:99999>",), to=bad_to))[0] == 0
+    assert core.last_reply.header("P-Registrar-Error") == "Contact parse error"
+    assert save(core, registrar, register(to=bad_to))[0] == 0
+    assert core.last_reply.header("P-Registrar-Error") == "Error while parsing AOR"
