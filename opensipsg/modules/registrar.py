@@ -364,10 +364,23 @@ class RegistrarModule(Module):
                         aor_text = ctx.msg.to.uri_text
                     except ParseError:
                         raise RegistrarError(400, "To header not found") from None
-                aor = self.extract_aor(aor_text)
+                # a refresh: the record that save() made from this very AOR text names the AOR
+                # without parsing the URI again; its key is guessed (a user part, no domain), the
+                # text must match
+                record = guess = None
+                at = aor_text.find("@")
+                if at > 0 and usrloc is not None and not usrloc.use_domain:
+                    guess = aor_text[aor_text.find(":") + 1 : at]
+                    record = location.memory_record(guess)
+                if record is not None and record.aor_uri == aor_text:
+                    aor = record.aor
+                else:
+                    aor = self.extract_aor(aor_text)
+                    if aor != guess:  # (else the guess's record is the AOR's: no second lookup)
+                        record = location.memory_record(aor)
             except RegistrarError as exc:
                 aor_error = exc
-            record = location.memory_record(aor) if aor_error is None else None
+                record = None
             contacts, is_star, callid, cseq = self._request_contacts(ctx.msg, record)
             if aor_error is not None:
                 raise aor_error
@@ -381,6 +394,8 @@ class RegistrarModule(Module):
                 elif contacts:
                     self._add_contacts(ctx, location, aor, contacts, flags, now, callid, cseq)
                 record = location.get_record(aor)
+                if record is not None:
+                    record.aor_uri = aor_text  # (extract_aor(aor_text) is its AOR: see above)
             except DBError as exc:  # usrloc db_mode 1-3: the database failed
                 log.error("save: usrloc failed for AOR <%s>: %s", aor, exc)
                 raise RegistrarError(500, "usrloc database error") from None

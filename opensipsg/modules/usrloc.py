@@ -163,6 +163,9 @@ class Record:
 
     aor: str
     contacts: list[Contact] = field(default_factory=list)
+    # the AOR text (To URI) registrar's save() last took this AOR from: a refresh with the
+    # same text finds the record without parsing it again; not stored in the database
+    aor_uri: str = ""
 
     def valid_contacts(self, now: float) -> list[Contact]:
         return [c for c in self.contacts if c.is_valid(now)]

@@ -467,9 +467,15 @@ def test_refresh_skips_parsing_a_contact_uri_save_parsed(core, setup, clock, mon
     real = registrar_module.parse_uri
     monkeypatch.setattr(registrar_module, "parse_uri", lambda text: parsed.append(text) or real(text))
     assert save(core, registrar, register(callid="reg-2"))[0] == 1
-    assert parsed == ["sip:alice@example.com"]  # the AOR only
+    assert parsed == []  # neither the AOR (record.aor_uri) nor the Contact
     assert save(core, registrar, register(contacts=("<sip:alice@192.0.2.11>",), callid="reg-3"))[0] == 1
-    assert parsed[1:] == ["sip:alice@example.com", "sip:alice@192.0.2.11"]
+    assert parsed == ["sip:alice@192.0.2.11"]
+    # another To text for the same AOR (the record's text differs) is parsed, then remembered
+    del parsed[:]
+    assert save(core, registrar, register(callid="reg-4", to="<sip:alice@Example.COM>"))[0] == 1
+    assert parsed == ["sip:alice@Example.COM"]
+    record = usrloc.get_domain("location").get_record("alice")
+    assert record.aor_uri == "sip:alice@Example.COM" and len(record.contacts) == 2
 
 
 def test_a_binding_save_did_not_make_has_its_uri_checked_again(core, setup, clock):
