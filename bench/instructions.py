@@ -17,6 +17,10 @@ transport that only keeps the last datagram, and counts:
 Scenarios (one operation each):
 
 - ``register``: a REGISTER of a new user to bench/bench.cfg and its 200;
+- ``register-refresh``: a REGISTER that refreshes a known binding and its 200
+  (2000 users registered first, then registering again with new Call-IDs, as
+  bench/run.py's SIPp does once it has cycled through its 20,000 users; more
+  users than parse_uri's cache holds, as there);
 - ``call``: INVITE/100/180/200/ACK/BYE/200 through bench/bench.cfg's
   record-routing proxy to a registered callee (the UAS side answers with
   replies cut from the forwarded requests by plain byte operations, which
@@ -47,7 +51,7 @@ REPO_ROOT = BENCH_DIR.parent
 PORT = 25999
 UAC_PORT = 26030
 UAS_PORT = 26020
-SCENARIOS = ("register", "call", "auth-sqlite")
+SCENARIOS = ("register", "register-refresh", "call", "auth-sqlite")
 SDP = ("v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
        "t=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
 
@@ -110,6 +114,17 @@ class RegisterScenario:
             receive(data, "127.0.0.1", 5091, listener, None)
             if status_of(transport.last) != 200:
                 raise SystemExit(f"register: unexpected reply {transport.last[:60]!r}")
+
+
+class RegisterRefreshScenario(RegisterScenario):
+    USERS = 2000  # their To and Contact URIs are more than parse_uri's cache keeps (1024), as in bench/run.py
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run([register_request(f"u{i:06d}", f"first{i}") for i in range(self.USERS)])
+
+    def prepare(self, count: int) -> list[bytes]:
+        return [register_request(f"u{i % self.USERS:06d}", f"r{i}") for i in range(count)]
 
 
 def _reply_from(request: bytes, status: str, to_tag: str, contact: bool, sdp: bool) -> bytes:
@@ -237,7 +252,8 @@ def child(scenario_name: str, count: int, mode: str) -> None:
     from gevent import monkey
 
     monkey.patch_all()
-    scenario = {"register": RegisterScenario, "call": CallScenario, "auth-sqlite": AuthSqliteScenario}[scenario_name]()
+    scenario = {"register": RegisterScenario, "register-refresh": RegisterRefreshScenario, "call": CallScenario,
+                "auth-sqlite": AuthSqliteScenario}[scenario_name]()
     warm = scenario.prepare(200 + count)
     scenario.run(warm[:200])
     work = warm[200:]

@@ -427,12 +427,13 @@ class Core:
         extra = ctx.extra
         appended = extra.get("reply_headers")
         params = self.params
+        to_tag = self._sl_to_tag(request)  # (one place derives it: the ACK absorption compares with it)
         # the bytes of make_reply(...).to_bytes(), without building the Response
         if own_lines:
-            data = build_reply_bytes(request, status, reason, self._sl_to_tag(request), appended or (), body,
+            data = build_reply_bytes(request, status, reason, to_tag, appended or (), body,
                                      params.server_header if params.server_signature else None, headers)
         else:
-            data = build_reply_bytes(request, status, reason, self._sl_to_tag(request),
+            data = build_reply_bytes(request, status, reason, to_tag,
                                      [*appended, *headers] if appended else headers, body,
                                      params.server_header if params.server_signature else None)
         ctx.reply_code = status

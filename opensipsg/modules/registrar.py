@@ -298,29 +298,29 @@ class RegistrarModule(Module):
         return f"{user}@{host}" if user else host
 
     # -- expires / q ----------------------------------------------------------
-    def _header_expires(self, msg: Any, now: int) -> int:
-        """Absolute expiry from the Expires header (0 = remove)."""
-        try:
-            value = msg.int_header("expires")
-        except ParseError:
-            value = None
-        if value is None:
-            return now + self.default_expires
-        return 0 if value == 0 else now + value
-
-    def _contact_expires(self, param: str | None, header_expires: int, now: int) -> int:
-        """Absolute expiry of a contact from its expires parameter, else the header's."""
-        if param is None or param == "":
-            expires = header_expires
-        else:
+    def _expires(self, msg: Any, now: int, param: str | None = None) -> int:
+        """Absolute expiry of a contact, within min/max_expires (0 = remove): its expires
+        parameter ``param`` when it has a value, else the Expires header's (default_expires
+        when absent or bad)."""
+        if param:
             text = param.strip()
             value = int(text) if text.isdigit() and len(text) <= 10 else self.default_expires
-            expires = 0 if value == 0 else now + value
-        if expires and expires - now < self.min_expires:
-            expires = now + self.min_expires
-        if expires and self.max_expires and expires - now > self.max_expires:
-            expires = now + self.max_expires
-        return expires
+            if value == 0:
+                return 0
+        else:
+            try:
+                value = msg.int_header("expires")
+            except ParseError:
+                value = None
+            if value is None:
+                value = self.default_expires
+            elif value == 0:
+                return 0
+        if value < self.min_expires:
+            value = self.min_expires
+        if self.max_expires and value > self.max_expires:
+            value = self.max_expires
+        return now + value
 
     def _contact_q(self, param: str | None) -> int:
         if param is None or param == "":
@@ -350,17 +350,40 @@ class RegistrarModule(Module):
         aor = ""
         now = int(time.time())
         try:
-            contacts, is_star, callid, cseq = self._request_contacts(ctx.msg)
-            aor_text = None
-            if aor_pv is not None:
-                value = aor_pv.get(ctx)
-                aor_text = value if isinstance(value, str) and value else None
-            if aor_text is None:
-                try:
-                    aor_text = ctx.msg.to.uri_text
-                except ParseError:
-                    raise RegistrarError(400, "To header not found") from None
-            aor = self.extract_aor(aor_text)
+            # the AOR and its bindings before the Contact check: a Contact URI that save() parsed
+            # for this AOR before is not parsed again (a refresh; parse_uri's cache misses when
+            # many users cycle); the AOR's error still comes after the contacts', as in 1.6
+            aor_error = None
+            try:
+                aor_text = None
+                if aor_pv is not None:
+                    value = aor_pv.get(ctx)
+                    aor_text = value if isinstance(value, str) and value else None
+                if aor_text is None:
+                    try:
+                        aor_text = ctx.msg.to.uri_text
+                    except ParseError:
+                        raise RegistrarError(400, "To header not found") from None
+                # a refresh: the record that save() made from this very AOR text names the AOR
+                # without parsing the URI again; its key is guessed (a user part, no domain), the
+                # text must match
+                record = guess = None
+                at = aor_text.find("@")
+                if at > 0 and usrloc is not None and not usrloc.use_domain:
+                    guess = aor_text[aor_text.find(":") + 1 : at]
+                    record = location.memory_record(guess)
+                if record is not None and record.aor_uri == aor_text:
+                    aor = record.aor
+                else:
+                    aor = self.extract_aor(aor_text)
+                    if aor != guess:  # (else the guess's record is the AOR's: no second lookup)
+                        record = location.memory_record(aor)
+            except RegistrarError as exc:
+                aor_error = exc
+                record = None
+            contacts, is_star, callid, cseq = self._request_contacts(ctx.msg, record)
+            if aor_error is not None:
+                raise aor_error
             if flags.path_mode is not None:
                 # refuse (420) before touching the bindings
                 path_vector = ",".join(ctx.msg.get_values("path")) or None
@@ -371,6 +394,8 @@ class RegistrarModule(Module):
                 elif contacts:
                     self._add_contacts(ctx, location, aor, contacts, flags, now, callid, cseq)
                 record = location.get_record(aor)
+                if record is not None:
+                    record.aor_uri = aor_text  # (extract_aor(aor_text) is its AOR: see above)
             except DBError as exc:  # usrloc db_mode 1-3: the database failed
                 log.error("save: usrloc failed for AOR <%s>: %s", aor, exc)
                 raise RegistrarError(500, "usrloc database error") from None
@@ -393,9 +418,10 @@ class RegistrarModule(Module):
             headers.append(f"Retry-After: {self.retry_after}")
         self.core.send_reply(ctx, exc.status, REASONS.get(exc.status, "Error"), headers)
 
-    def _request_contacts(self, msg: Any) -> tuple[list[NameAddr], bool, str, int]:
+    def _request_contacts(self, msg: Any, record: Any = None) -> tuple[list[NameAddr], bool, str, int]:
         """The Contact elements, checked as 1.6's check_contacts() does, and whether
-        it is '*'; the Call-ID and CSeq number (checked here, kept for the bindings)."""
+        it is '*'; the Call-ID and CSeq number (checked here, kept for the bindings).
+        A URI of one of ``record``'s bindings that save() parsed (uri_checked) is valid."""
         try:
             callid = msg.get("call-id")
             if not callid:  # (msg.call_id's test, without the property call)
@@ -407,10 +433,18 @@ class RegistrarModule(Module):
         try:
             contacts = msg.contacts
             for contact in contacts:
-                if contact.uri_text == "*":  # (is_star, without the property call)
+                uri_text = contact.uri_text
+                if uri_text == "*":  # (is_star, without the property call)
                     has_star = True
+                    continue
+                if record is not None:
+                    for binding in record.contacts:
+                        if binding.contact == uri_text and binding.uri_checked:
+                            break
+                    else:
+                        parse_uri(uri_text)
                 else:
-                    parse_uri(contact.uri_text)
+                    parse_uri(uri_text)
         except ParseError:
             raise RegistrarError(400, "Contact parse error") from None
         if not has_star:
@@ -418,7 +452,7 @@ class RegistrarModule(Module):
         if len(contacts) > 1:
             raise RegistrarError(400, "* used in contact and more than 1 contact")
         now = int(time.time())
-        if self._header_expires(msg, now) != 0:
+        if self._expires(msg, now) != 0:
             raise RegistrarError(400, "* used in contact and expires is not zero")
         return [], True, callid, cseq
 
@@ -521,12 +555,13 @@ class RegistrarModule(Module):
         limit = flags.max_contacts if flags.max_contacts is not None else self.max_contacts
         # the valid bindings are counted only under a limit (a refresh without one skips it)
         count = len(record.valid_contacts(now)) if limit and record is not None else 0
-        header_expires = self._header_expires(msg, now)
+        # the header's expiry, bounded once per REGISTER: a contact without parameters takes it
+        header_expires = self._expires(msg, now)
         for contact in contacts:
             received, methods = common_received, common_methods  # the message's
             if contact.params:
                 expires_param, q_param, received_param, methods_param = _contact_params(contact.params)
-                expires = self._contact_expires(expires_param, header_expires, now)
+                expires = self._expires(msg, now, expires_param) if expires_param else header_expires
                 q = self._contact_q(q_param)
                 if received is None and received_param:
                     received = unquote_string(received_param)
@@ -535,7 +570,7 @@ class RegistrarModule(Module):
                         m.strip().upper() for m in unquote_string(methods_param).split(",") if m.strip()
                     )
             else:  # no parameters (the usual case): the header's expires, the default q
-                expires = self._contact_expires(None, header_expires, now)
+                expires = header_expires
                 q = self.default_q
             if received is None:
                 received = received_avp
@@ -584,7 +619,8 @@ class RegistrarModule(Module):
                 if code == FOUND and again is not None:
                     location.update_contact(record, again, common)
                     continue
-            location.insert_contact(aor, uri_text, common)
+            # its URI was parsed (_request_contacts), now or for an earlier binding of the same text
+            location.insert_contact(aor, uri_text, common).uri_checked = True
 
         if limit and flags.force:
             record = location.get_record(aor)

@@ -57,7 +57,8 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from ..db import check_identifier, db_to_time, time_to_db
 from ..errors import DBError
@@ -122,6 +123,9 @@ class Contact:
     socket: str | None = None
     methods: frozenset[str] | None = None
     last_modified: float = 0.0
+    # registrar's save() parsed this contact URI (a refresh with the same text skips parse_uri);
+    # not stored in the database
+    uri_checked: bool = False
 
     def is_valid(self, now: float) -> bool:
         """Not expired; expires 0 means permanent (1.6's VALID_CONTACT, e.g. ``ul add ... 0``)."""
@@ -159,6 +163,9 @@ class Record:
 
     aor: str
     contacts: list[Contact] = field(default_factory=list)
+    # the AOR text (To URI) registrar's save() last took this AOR from: a refresh with the
+    # same text finds the record without parsing it again; not stored in the database
+    aor_uri: str = ""
 
     def valid_contacts(self, now: float) -> list[Contact]:
         return [c for c in self.contacts if c.is_valid(now)]
@@ -512,6 +519,9 @@ class DbOnlyStorage:
             return 0
 
 
+_NO_RECORDS: Mapping[str, Record] = MappingProxyType({})
+
+
 class Location:
     """One usrloc table ("location"): records per AOR and their contacts."""
 
@@ -543,6 +553,11 @@ class Location:
         )
         # whether the storage's change hooks do something (not for memory only): else
         # insert and update skip calling them, and update skips the copy it hands them
+        # memory_record(aor): the record when this table keeps its records in a plain dict, else
+        # None without asking the storage (registrar: which Contact URIs it parsed before)
+        self.memory_record: Callable[[str], Record | None] = (
+            self._memory.get if self._memory is not None else _NO_RECORDS.get
+        )
         self._hooked = any(getattr(type(self.storage), hook, None) is not getattr(MemoryStorage, hook)
                            for hook in ("contact_added", "contact_updated"))
 
@@ -614,7 +629,19 @@ class Location:
             updated.update(info)
             self.storage.contact_updated(updated)
         old_q = contact.q
-        contact.update(info)
+        # contact.update(info) written out: every refresh comes this way, one frame less
+        contact.expires = info.expires
+        contact.q = info.q
+        contact.callid = info.callid
+        contact.cseq = info.cseq
+        contact.flags = info.flags
+        contact.cflags = info.cflags
+        contact.user_agent = info.user_agent
+        contact.received = info.received
+        contact.path = info.path
+        contact.socket = info.socket
+        contact.methods = info.methods
+        contact.last_modified = info.last_modified
         if self.desc_time_order or old_q != contact.q:
             record.contacts.remove(contact)
             self._place(record, contact)

@@ -118,6 +118,48 @@ def test_save_default_expires_and_bad_value(core, setup, clock):
     assert core.last_reply.headers == ["Contact: <sip:a@192.0.2.1>;expires=3600"]
 
 
+def test_expires_bounds_as_before(setup):
+    # _expires bounds the header's expiry once per REGISTER (contacts without parameters take
+    # it as it is): the same absolute expiry as the former per-contact bounding, in every case
+    from opensipsg.errors import ParseError
+
+    _, registrar = setup
+    now = 1000
+
+    class Msg:
+        def __init__(self, value):
+            self.value = value
+
+        def int_header(self, name):
+            if self.value == "bad":
+                raise ParseError("bad Expires")
+            return self.value
+
+    def before(param, header_value):
+        header = now + registrar.default_expires if header_value in (None, "bad") else (
+            0 if header_value == 0 else now + header_value)
+        if param is None or param == "":
+            expires = header
+        else:
+            text = param.strip()
+            value = int(text) if text.isdigit() and len(text) <= 10 else registrar.default_expires
+            expires = 0 if value == 0 else now + value
+        if expires and expires - now < registrar.min_expires:
+            expires = now + registrar.min_expires
+        if expires and registrar.max_expires and expires - now > registrar.max_expires:
+            expires = now + registrar.max_expires
+        return expires
+
+    for registrar.default_expires in (0, 30, 3600):
+        for registrar.min_expires in (0, 60):
+            for registrar.max_expires in (0, 1800):
+                for header_value in (None, "bad", 0, 10, 600, 7200, -5):
+                    msg = Msg(header_value)
+                    for param in (None, "", "0", "10", " 600 ", "7200", "abc", "12345678901"):
+                        got = registrar._expires(msg, now, param) if param else registrar._expires(msg, now)
+                        assert got == before(param, header_value), (param, header_value)
+
+
 def test_q_ordering_and_reply(core, setup, clock):
     usrloc, registrar = setup
     rc, _ = save(core, registrar, register(contacts=("<sip:low@192.0.2.1>;q=0.1", "<sip:high@192.0.2.2>;q=0.9", "<sip:mid@192.0.2.3>;q=0.5")))
@@ -368,7 +410,8 @@ def test_usrloc_desc_time_order_and_callid_matching():
 
 
 def test_usrloc_contact_takes_every_contact_info_field():
-    # Contact.from_info/update copy the fields one by one: a new field must not be forgotten
+    # Contact.from_info/update, Location.insert_contact/update_contact copy the fields one
+    # by one: a new field must not be forgotten
     import dataclasses
 
     from opensipsg.modules.usrloc import Contact, ContactInfo
@@ -378,7 +421,12 @@ def test_usrloc_contact_takes_every_contact_info_field():
     fresh = Contact.from_info("aor", "sip:1@x", info)
     updated = Contact("aor", "sip:1@x", 0)
     updated.update(info)
-    for contact in (fresh, updated):
+    location = Location("location")
+    inserted = location.insert_contact("aor", "sip:1@x", info)
+    refreshed = location.insert_contact("aor2", "sip:1@x", ContactInfo(0))
+    location.update_contact(location.get_record("aor2"), refreshed, info)
+    refreshed.aor = "aor"
+    for contact in (fresh, updated, inserted, refreshed):
         assert {name: getattr(contact, name) for name in names} == {name: f"v-{name}" for name in names}
         assert (contact.aor, contact.contact) == ("aor", "sip:1@x")
 
@@ -417,3 +465,46 @@ def test_binding_socket_from_the_listener_name(core, setup):
         assert rc == 1
         contact = usrloc.get_domain("location").get_record(user).contacts[0]
         assert contact.socket == "udp:10.0.0.1:5060"
+
+
+def test_refresh_skips_parsing_a_contact_uri_save_parsed(core, setup, clock, monkeypatch):
+    # a binding save() made is marked uri_checked: refreshing it does not parse its URI again
+    import opensipsg.modules.registrar as registrar_module
+
+    usrloc, registrar = setup
+    assert save(core, registrar, register())[0] == 1
+    binding = usrloc.get_domain("location").get_record("alice").contacts[0]
+    assert binding.uri_checked
+    parsed = []
+    real = registrar_module.parse_uri
+    monkeypatch.setattr(registrar_module, "parse_uri", lambda text: parsed.append(text) or real(text))
+    assert save(core, registrar, register(callid="reg-2"))[0] == 1
+    assert parsed == []  # neither the AOR (record.aor_uri) nor the Contact
+    assert save(core, registrar, register(contacts=("<sip:alice@192.0.2.11>",), callid="reg-3"))[0] == 1
+    assert parsed == ["sip:alice@192.0.2.11"]
+    # another To text for the same AOR (the record's text differs) is parsed, then remembered
+    del parsed[:]
+    assert save(core, registrar, register(callid="reg-4", to="<sip:alice@Example.COM>"))[0] == 1
+    assert parsed == ["sip:alice@Example.COM"]
+    record = usrloc.get_domain("location").get_record("alice")
+    assert record.aor_uri == "sip:alice@Example.COM" and len(record.contacts) == 2
+
+
+def test_a_binding_save_did_not_make_has_its_uri_checked_again(core, setup, clock):
+    # ul_add (MI) stores any text: a REGISTER with the same bad Contact URI is refused, as in 1.6
+    from opensipsg.modules.usrloc import ContactInfo
+
+    usrloc, registrar = setup
+    bad = "sip:alice@192.0.2.10:99999"
+    usrloc.register_domain("location").insert_contact("alice", bad, ContactInfo(clock[0] + 100, callid="mi"))
+    assert save(core, registrar, register(contacts=(f"<{bad}>",)))[0] == 0
+    assert core.last_reply.header("P-Registrar-Error") == "Contact parse error"
+
+
+def test_contact_errors_come_before_aor_errors(core, setup, clock):
+    usrloc, registrar = setup
+    bad_to = "<sip:alice@example.com:99999>"
+    assert save(core, registrar, register(contacts=("<sip:alice@192.0.2.10:99999>",), to=bad_to))[0] == 0
+    assert core.last_reply.header("P-Registrar-Error") == "Contact parse error"
+    assert save(core, registrar, register(to=bad_to))[0] == 0
+    assert core.last_reply.header("P-Registrar-Error") == "Error while parsing AOR"
