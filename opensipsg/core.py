@@ -341,16 +341,7 @@ class Core:
     def _handle_request(
         self, msg: Request, src_ip: str, src_port: int, listener: Listener, conn: Any
     ) -> None:
-        # _note_received's test inline (via.rport read without its two frames): it
-        # changes the Via only when the sender is not the Via's host or asked for rport
-        via = msg.via1
-        rport = None
-        for key, value in via.params:
-            if key == "rport" or key.lower() == "rport":
-                rport = "" if value is None else value
-                break
-        if rport == "" or via.host.strip("[]") != src_ip:
-            _note_received(msg, src_ip, src_port)
+        _note_received(msg, src_ip, src_port)
         if msg.method == "ACK" and self._is_sl_ack(msg):
             self.stats.inc("sl:received_ACKs")
             return  # ACK for a stateless negative reply of ours: absorbed (sl)
@@ -428,24 +419,16 @@ class Core:
         appended = extra.get("reply_headers")
         params = self.params
         to_tag = self._sl_to_tag(request)  # (one place derives it: the ACK absorption compares with it)
-        # the bytes of make_reply(...).to_bytes(), without building the Response
         if own_lines:
-            data = build_reply_bytes(request, status, reason, to_tag, appended or (), body,
-                                     params.server_header if params.server_signature else None, headers)
+            checked, own = appended or (), headers
         else:
-            data = build_reply_bytes(request, status, reason, to_tag,
-                                     [*appended, *headers] if appended else headers, body,
-                                     params.server_header if params.server_signature else None)
+            checked, own = [*appended, *headers] if appended else headers, ()
+        # the bytes of make_reply(...).to_bytes(), without building the Response
+        data = build_reply_bytes(request, status, reason, to_tag, checked, body,
+                                 params.server_header if params.server_signature else None, own)
         ctx.reply_code = status
-        proto, ip, port = _reply_address(request, ctx.proto, ctx.src_ip, ctx.src_port)
-        listener = ctx.listener
-        # the usual case, UDP in and out on the receiving listener, without _send's frame
-        transport = self.transports.get(listener.name) \
-            if proto == "udp" and listener is not None and listener.proto == "udp" else None
-        if transport is not None:
-            ok = transport.send(data, ip, port)
-        else:
-            ok = self._send(proto, ip, port, data, listener, extra.get("conn"))
+        dest = _new_destination(Destination, _reply_address(request, ctx.proto, ctx.src_ip, ctx.src_port))
+        ok = self.send_to(dest, data, ctx.listener, extra.get("conn"))
         counts = self.stats.counts  # (a defaultdict: no inc() call per counter)
         counts["sl:sent_replies"] += 1
         if status >= 300:
