@@ -277,15 +277,13 @@ class RrModule(Module):
         try:
             preloaded = not msg.to.tag
             ruri = ctx.parsed_ruri()
-            # (_is_myself's test without its frame when no ignore_user is set: the usual case)
-            is_myself = self._is_myself if self.ignore_user else None
-            myself = self.core.is_myself
-            if not preloaded and (is_myself(ruri) if is_myself else myself(ruri.host, ruri.port)):
+            is_myself = self._is_myself
+            if not preloaded and is_myself(ruri):
                 return self._after_strict(ctx, ruri, routes[0])
             # the loose router's part (RFC 3261 16.4) written here: one frame less per
             # in-dialog request
             first = parse_name_addr(routes[0]).uri
-            if is_myself(first) if is_myself else myself(first.host, first.port):
+            if is_myself(first):
                 # the params kept as parsed: written out only if the script asks for them
                 if state is None:
                     extra["rr"] = RRState(first.params)
@@ -301,7 +299,7 @@ class RrModule(Module):
                     if position >= len(routes):
                         return NOT_RR_DRIVEN if preloaded else RR_DRIVEN
                     first = parse_name_addr(routes[position]).uri
-                    if not (double or (is_myself(first) if is_myself else myself(first.host, first.port))):
+                    if not (double or is_myself(first)):
                         break
                     double = False
                     msg.remove_first_value("route")
